@@ -1,0 +1,71 @@
+# The async-task workshop. `make` (or `make help`) lists every target.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# `make step01 PORT=8010` when 8000 is taken.
+PORT   ?=
+
+.PHONY: help setup doctor services step01 step01-broken check-step01 test lint clean
+
+help: ## list the targets (this page)
+	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*## "}; {printf "  make %-15s %s\n", $$1, $$2}'
+
+setup: $(STAMP) ## create .venv with the pinned dependencies (every target does it for you)
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+		echo "Python 3.11 or newer is needed; '$(PYTHON)' is $$($(PYTHON) --version 2>&1)."; \
+		echo "Install it, then: make setup PYTHON=python3.11"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+doctor: setup ## list what this machine has (Python, services, nginx, docker, ports) with fixes
+	@$(BIN)/python -m workshop doctor
+
+services: ## start RabbitMQ, Redis and PostgreSQL (Docker), or say how to get them
+	@if docker info >/dev/null 2>&1; then \
+		test -f .env || cp .env.example .env; \
+		docker compose up --detach --wait rabbitmq redis postgres && \
+		echo "Services are up. RabbitMQ in Docker uses the account from .env (never guest):" && \
+		echo "set CELERY_BROKER_URL in .env as .env.example shows."; \
+	else \
+		echo "No Docker engine answers here. Start the services from your system's packages:"; \
+		echo "  Debian/Ubuntu: sudo apt-get install rabbitmq-server redis-server postgresql"; \
+		echo "                 sudo rabbitmq-server -detached; sudo redis-server --daemonize yes"; \
+		echo "                 sudo pg_ctlcluster \$$(ls /etc/postgresql) main start"; \
+		echo "  macOS:         brew install rabbitmq redis postgresql@16"; \
+		echo "                 brew services start rabbitmq redis postgresql@16"; \
+		echo "Or skip them: every step runs on the embedded default (WORKSHOP_MODE=auto)."; \
+		echo "Then run: make doctor"; \
+	fi
+
+step01: setup ## step 1: Flask on :8000 + a Celery worker (Ctrl-C stops both)
+	@$(BIN)/python -m workshop run step01 $(if $(PORT),--port $(PORT))
+
+step01-broken: setup ## step 1: watch the circular import fail (the ImportError is the lesson)
+	@echo "Starting step01_flask_celery/broken: expect an ImportError."
+	@! $(BIN)/python -m step01_flask_celery.broken
+	@echo
+	@echo "flask_app -> views -> tasks -> celery_app -> flask_app: Python was still running"
+	@echo "flask_app.py when celery_app.py asked it for create_app. Read the fix in"
+	@echo "step01_flask_celery/README.md, then: make step01"
+
+check-step01: setup ## verify the running step 1 hop by hop
+	@$(BIN)/python -m workshop check step01 $(if $(PORT),--url http://localhost:$(PORT))
+
+test: setup ## run the test suite (real services when present; `make services` to start them)
+	$(BIN)/python -m pytest
+
+lint: setup ## ruff: lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean: ## remove run-time files (.run/) and caches; `rm -rf .venv` resets everything
+	rm -rf .run .pytest_cache .ruff_cache *.egg-info
+	find . -name __pycache__ -type d -prune -not -path './.venv/*' -exec rm -rf {} +

@@ -1,0 +1,57 @@
+"""Every error becomes a JSON answer with a clear message."""
+
+import logging
+
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from workshop.errors import SERVICE_ERRORS, unavailable_message
+
+log = logging.getLogger(__name__)
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        # 400, 404, 405, 413...: keep the status, answer JSON instead of Werkzeug's HTML page.
+        body = {"error": error.name, "message": _message(app, error)}
+        return jsonify(body), error.code, _allow_header(error)
+
+    def service_down(error: Exception):
+        # The broker or the result backend is down: say so at once, do not hang, do not 500.
+        log.warning("service unavailable: %r", error)
+        body = {
+            "error": "Service Unavailable",
+            "message": unavailable_message(app.extensions["celery"], error, request.method),
+        }
+        return jsonify(body), 503, {"Retry-After": "5"}
+
+    for error_class in SERVICE_ERRORS:
+        app.register_error_handler(error_class, service_down)
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):
+        # The traceback goes to the log for the developer, never to the client.
+        log.exception("unhandled error")
+        body = {"error": "Internal Server Error", "message": "unexpected error, see the server log"}
+        return jsonify(body), 500
+
+
+def _message(app: Flask, error: HTTPException) -> str:
+    if error.description != type(error).description:
+        return error.description  # a view wrote its own message with abort(code, description=...)
+    if error.code == 413:
+        return f"The body is larger than the limit of {app.config['MAX_CONTENT_LENGTH']} bytes."
+    if error.code == 405:
+        allowed = sorted(set(error.valid_methods or []) - {"HEAD", "OPTIONS"})
+        return f"Use {', '.join(allowed)} on this URL."
+    if error.code == 404:
+        return "No such URL. GET / lists the endpoints."
+    return error.description
+
+
+def _allow_header(error: HTTPException) -> dict:
+    # A 405 answer must say which methods are allowed.
+    return (
+        {"Allow": ", ".join(error.valid_methods)} if getattr(error, "valid_methods", None) else {}
+    )

@@ -1,0 +1,106 @@
+"""The task API: submit work, then poll its state with the task id."""
+
+import json
+
+from celery import states
+from celery.result import AsyncResult
+from celery.utils import uuid
+from flask import Blueprint, abort, current_app, request, url_for
+
+from step01_flask_celery.app.tasks import process_data
+
+api = Blueprint("api", __name__)
+
+MAX_SECONDS = 30
+
+
+@api.get("/")
+def index():
+    return {
+        "endpoints": {
+            "POST /api/process_data": 'start a task; body {"seconds": 2}',
+            "GET /api/tasks/<task_id>": "state and result of a task",
+            "GET /health": "which broker and result backend this app uses",
+        }
+    }
+
+
+@api.get("/health")
+def health():
+    services = current_app.config["SERVICES"]
+    return {
+        "status": "ok",
+        "mode": services.mode,
+        "embedded": services.embedded,
+        "broker": services.broker.describe(),
+        "result_backend": services.backend.describe(),
+        "banner": services.banner(),
+    }
+
+
+@api.post("/api/process_data")
+def submit():
+    payload = read_json_object()
+    seconds = read_seconds(payload)
+    fail = payload.get("fail", False)
+    if not isinstance(fail, bool):
+        abort(400, description='"fail" must be true or false.')
+
+    # Record the id before publishing: a worker may finish before this view returns,
+    # and GET must be able to tell "queued" (recorded) from "never submitted" (nothing stored).
+    task_id = uuid()
+    result = process_data.AsyncResult(task_id)
+    result.backend.store_result(task_id, None, states.PENDING)
+    try:
+        process_data.apply_async(args=(payload, seconds, fail), task_id=task_id)
+    except Exception:
+        result.forget()  # the task was never queued: do not leave a record that says it was
+        raise
+    status_url = url_for("api.task_status", task_id=task_id, _external=True)
+    return {"task_id": task_id, "status_url": status_url}, 202, {"Location": status_url}
+
+
+@api.get("/api/tasks/<task_id>")
+def task_status(task_id: str):
+    result = AsyncResult(task_id, app=current_app.extensions["celery"])
+    state = result.state
+    # To Celery, PENDING also means "I have never heard of this id": exists() tells them apart.
+    if state == states.PENDING and not result.exists():
+        abort(404, description=f"No task with id {task_id!r} was ever submitted here.")
+
+    body = {"task_id": task_id, "state": state}
+    if state == states.SUCCESS:
+        body["result"] = result.result
+        return body, 200
+    if state in states.EXCEPTION_STATES:  # FAILURE, REVOKED, RETRY
+        error = result.result
+        body["error"] = {"type": type(error).__name__, "message": str(error)}
+        return body, 202 if state == states.RETRY else 200
+    if state == "PROGRESS":
+        body["progress"] = result.info
+    return body, 202, {"Retry-After": "1"}
+
+
+def read_json_object() -> dict:
+    """The request body as a dict, or a 400 that says what is wrong with it."""
+    raw = request.get_data(cache=True)  # raises 413 when over MAX_CONTENT_LENGTH
+    if not raw.strip():
+        return {}
+    try:
+        payload = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as error:
+        abort(400, description=f'The body is not valid JSON ({error}). Send e.g. {{"seconds": 2}}.')
+    if not isinstance(payload, dict):
+        kind = type(payload).__name__
+        abort(400, description=f'The body must be a JSON object like {{"seconds": 2}}, not {kind}.')
+    return payload
+
+
+def read_seconds(payload: dict) -> float:
+    """How long the task should work: "seconds" from the body or the TASK_SECONDS default."""
+    seconds = payload.get("seconds", current_app.config["TASK_SECONDS"])
+    is_number = isinstance(seconds, int | float) and not isinstance(seconds, bool)
+    # The range test also refuses NaN and Infinity, which Python's json module accepts.
+    if not (is_number and 0 <= seconds <= MAX_SECONDS):
+        abort(400, description=f'"seconds" must be a number from 0 to {MAX_SECONDS}.')
+    return float(seconds)

@@ -1,0 +1,298 @@
+"""Step 1 as real processes: `flask run` and a Celery worker, on free ports and unique queues."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from tests.tcp_proxy import TcpProxy
+from workshop.procs import env_with_venv, free_port, wait_until
+from workshop.settings import ROOT, endpoint
+
+APP_NAME = "step01_flask_celery.app"
+
+
+def submit(stack, body: dict) -> str:
+    with stack.client() as client:
+        answer = client.post("/api/process_data", json=body)
+    assert answer.status_code == 202, answer.text
+    return answer.json()["task_id"]
+
+
+def states_until_done(stack, task_id: str, timeout: float = 20) -> list[str]:
+    """Every distinct state the API reported while polling, in order."""
+    seen: list[str] = []
+    with stack.client() as client:
+
+        def finished() -> bool:
+            state = client.get(f"/api/tasks/{task_id}").json()["state"]
+            if not seen or seen[-1] != state:
+                seen.append(state)
+            return state in ("SUCCESS", "FAILURE")
+
+        wait_until(finished, timeout, interval=0.05, what=f"task {task_id} finished")
+    return seen
+
+
+def run_check(stack, timeout: float = 10) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "workshop",
+            "check",
+            "step01",
+            "--url",
+            stack.base_url,
+            "--timeout",
+            str(timeout),
+        ],
+        cwd=ROOT,
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=timeout + 60,
+    )
+
+
+@pytest.mark.needs("rabbitmq", "redis")
+def test_a_real_worker_on_rabbitmq_and_redis(stacks):
+    stack = stacks.start("services")
+    with stack.client() as client:
+        health = client.get("/health").json()
+    assert health["embedded"] is False and health["banner"] is None
+    assert health["broker"]["url"].startswith("amqp://")
+    assert health["result_backend"]["url"].startswith("redis://")
+
+    task_id = submit(stack, {"seconds": 1.5, "customer": 42})
+    seen = states_until_done(stack, task_id)
+    assert seen[-1] == "SUCCESS" and "PROGRESS" in seen, seen
+    result = stack.wait_for_task(task_id)["result"]
+    assert result["worker"] == stack.worker_name
+    assert result["app"] == APP_NAME, "the task ran inside the Flask app context"
+    assert result["keys"] == ["customer", "seconds"]
+    assert f"Task step01_flask_celery.app.tasks.process_data[{task_id}] succeeded" in (
+        stack.processes["worker"].log()
+    )
+
+    failing = submit(stack, {"seconds": 0, "fail": True})
+    body = stack.wait_for_task(failing)
+    assert body["state"] == "FAILURE"
+    assert body["error"] == {"type": "ValueError", "message": "the request asked this task to fail"}
+
+    check = run_check(stack)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "✗" not in check.stdout
+    assert "RabbitMQ reachable at" in check.stdout and "Redis reachable at" in check.stdout
+
+
+def test_the_same_flow_on_the_embedded_default(stacks):
+    stack = stacks.start("embedded")
+    assert "EMBEDDED DEFAULT IN USE" in stack.processes["web"].log()
+    assert "EMBEDDED DEFAULT IN USE" in stack.processes["worker"].log()
+    task_id = submit(stack, {"seconds": 0.5})
+    body = stack.wait_for_task(task_id)
+    assert body["state"] == "SUCCESS" and body["result"]["worker"] == stack.worker_name
+
+    check = run_check(stack)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "broker: embedded default filesystem:///" in check.stdout
+
+
+def test_auto_mode_falls_back_when_no_server_answers(stacks):
+    closed_broker = f"amqp://guest:guest@127.0.0.1:{free_port()}//"
+    closed_redis = f"redis://127.0.0.1:{free_port()}/0"
+    stack = stacks.start(
+        "auto", CELERY_BROKER_URL=closed_broker, CELERY_RESULT_BACKEND=closed_redis
+    )
+    with stack.client() as client:
+        health = client.get("/health").json()
+    port = endpoint(closed_broker)[1]
+    assert health["embedded"] and health["broker"]["why"] == f"nothing answers at 127.0.0.1:{port}"
+    assert health["result_backend"]["url"].startswith("db+sqlite:")
+    task_id = submit(stack, {"seconds": 0})
+    assert stack.wait_for_task(task_id)["state"] == "SUCCESS"
+
+
+def test_services_mode_refuses_to_start_without_its_servers(tmp_path):
+    closed = f"amqp://guest:guest@127.0.0.1:{free_port()}//"
+    done = subprocess.run(
+        [sys.executable, "-c", "from step01_flask_celery.app import create_app; create_app()"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env_with_venv(
+            {
+                "WORKSHOP_MODE": "services",
+                "CELERY_BROKER_URL": closed,
+                "WORKSHOP_RUN_DIR": str(tmp_path),
+            }
+        ),
+    )
+    assert done.returncode != 0
+    assert f"The broker is not reachable at {closed.replace(':guest@', ':**@')}" in done.stderr
+    assert "make services" in done.stderr
+
+
+@pytest.mark.needs("rabbitmq", "redis")
+def test_a_broker_that_dies_gives_quick_503s_and_service_comes_back(stacks):
+    rabbit = TcpProxy(("127.0.0.1", 5672)).start()
+    stack = stacks.start(
+        "services", CELERY_BROKER_URL=f"amqp://guest:guest@127.0.0.1:{rabbit.port}//"
+    )
+    accepted = submit(stack, {"seconds": 0})
+    assert stack.wait_for_task(accepted)["state"] == "SUCCESS"
+
+    rabbit.cut()
+    with stack.client() as client:
+        started = time.monotonic()
+        answer = client.post("/api/process_data", json={"seconds": 0})
+        elapsed = time.monotonic() - started
+    assert answer.status_code == 503 and elapsed < 3, (answer.status_code, elapsed)
+    assert "Nothing was queued" in answer.json()["message"]
+
+    rabbit.port, port = rabbit.port, rabbit.port
+    TcpProxy.__init__(rabbit, ("127.0.0.1", 5672))
+    rabbit.port = port
+    rabbit.start()  # the broker is back on the same address
+    # The worker reconnects by itself; the app publishes again on the next request.
+    task_id = wait_until(
+        lambda: _try_submit(stack), timeout=30, what="a 202 after the broker came back"
+    )
+    assert stack.wait_for_task(task_id, timeout=60)["state"] == "SUCCESS"
+    rabbit.cut()
+
+
+def _try_submit(stack) -> str | None:
+    with stack.client() as client:
+        answer = client.post("/api/process_data", json={"seconds": 0})
+    return answer.json()["task_id"] if answer.status_code == 202 else None
+
+
+def test_check_fails_with_a_hint_when_no_worker_runs(stacks):
+    stack = stacks.start("embedded", worker=False)
+    check = run_check(stack, timeout=3)
+    assert check.returncode == 1
+    assert "✓ Flask answers at" in check.stdout
+    assert "✗ 0 Celery worker(s) answered ping" in check.stdout
+    assert re.search(
+        r"✗ task \w{8}… still PENDING after 3 s: is a worker running\? "
+        r"\(make step01 starts one\)",
+        check.stdout,
+    ), check.stdout
+
+
+def test_check_fails_when_nothing_runs():
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "workshop",
+            "check",
+            "step01",
+            "--url",
+            f"http://127.0.0.1:{free_port()}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "✗ Flask does not answer" in done.stdout and "make step01" in done.stdout
+
+
+@pytest.mark.needs("rabbitmq", "redis")
+def test_make_step01_launcher_runs_the_procfile_and_ctrl_c_stops_everything(stacks):
+    env, run_dir, queue = stacks.env("services")
+    port = free_port()
+    log = run_dir.parent / "launcher.log"
+    with log.open("wb") as out:
+        launcher = subprocess.Popen(
+            [sys.executable, "-m", "workshop", "run", "step01", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_until(
+            lambda: "is up: try it" in log.read_text() or launcher.poll() is not None,
+            timeout=90,
+            what="the launcher's 'try it' panel",
+        )
+        assert launcher.poll() is None, log.read_text()
+        text = log.read_text()
+        assert f"curl -s -X POST localhost:{port}/api/process_data" in text
+
+        check = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "workshop",
+                "check",
+                "step01",
+                "--url",
+                f"http://127.0.0.1:{port}",
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert check.returncode == 0, check.stdout + log.read_text()
+        assert "worker1@" in check.stdout
+
+        pids = [int(pid) for pid in re.findall(r"started \(pid=(\d+)\)", log.read_text())]
+        assert len(pids) == 2, log.read_text()
+        os.killpg(launcher.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
+        assert launcher.wait(timeout=30) == 0
+        assert "step01 stopped" in log.read_text()
+        for pid in pids:
+            wait_until(lambda pid=pid: not _alive(pid), timeout=10, what=f"pid {pid} gone")
+        assert not httpx_up(port)
+    finally:
+        if launcher.poll() is None:
+            os.killpg(launcher.pid, signal.SIGKILL)
+
+
+def test_the_launcher_says_when_the_port_is_taken(tmp_path):
+    with __import__("socket").create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "workshop", "run", "step01", "--port", str(port)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env_with_venv({"WORKSHOP_MODE": "embedded", "WORKSHOP_RUN_DIR": str(tmp_path)}),
+        )
+    assert done.returncode == 1
+    assert f"Port {port} is already in use" in done.stdout
+    assert f"make step01 PORT={port + 10}" in done.stdout
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def httpx_up(port: int) -> bool:
+    try:
+        httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+    except httpx.HTTPError:
+        return False
+    return True

@@ -1,0 +1,134 @@
+"""`python -m workshop check step01`: verify a RUNNING step hop by hop, one line per hop.
+
+Every line is ✓ or ✗; a ✗ comes with a hint. The exit code is 1 when any line is ✗.
+The test suite runs these same checks against the steps it starts.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import httpx
+from rich.console import Console
+
+from workshop.probe import broker_url_for, ping_workers
+from workshop.settings import endpoint, reachable, safe_url
+
+SERVER_NAMES = {"amqp": "RabbitMQ", "redis": "Redis", "postgresql": "PostgreSQL"}
+
+
+class Report:
+    """Prints ✓/✗ lines as they come and remembers whether any failed."""
+
+    def __init__(self, console: Console):
+        self.console = console
+        self.failed = 0
+
+    def ok(self, text: str) -> None:
+        self.console.print(f"[green]✓[/] {text}", highlight=False)
+
+    def fail(self, text: str, hint: str) -> None:
+        self.failed += 1
+        self.console.print(f"[red]✗[/] {text}: {hint}", highlight=False)
+
+
+def short(task_id: str) -> str:
+    return task_id[:8] + "…"
+
+
+def check_service(report: Report, role: str, info: dict) -> None:
+    if info["embedded"]:
+        report.ok(f"{role}: embedded default {info['url']} (no server needed)")
+        return
+    host, port = endpoint(info["url"]) or ("?", 0)
+    kind = SERVER_NAMES.get(info["url"].split(":")[0].split("+")[-1], role)
+    if reachable(info["url"], timeout=1):
+        report.ok(f"{kind} reachable at {host}:{port}")
+    else:
+        report.fail(f"{kind} not reachable at {host}:{port}", "start it with `make services`")
+
+
+def check_workers(report: Report, health: dict, minimum: int, start_hint: str) -> None:
+    url, options = broker_url_for(health)
+    try:
+        names = ping_workers(url, options, timeout=2)
+    except Exception as error:  # any kombu/socket error means the same thing here
+        report.fail(f"could not ping workers through {safe_url(url)} ({error})", start_hint)
+        return
+    if len(names) >= minimum:
+        plural = "worker answers" if len(names) == 1 else "workers answer"
+        report.ok(f"{len(names)} Celery {plural} ping: {', '.join(names)}")
+    else:
+        report.fail(
+            f"{len(names)} Celery worker(s) answered ping within 2 s, expected {minimum}",
+            f"is a worker running? ({start_hint} starts one)",
+        )
+
+
+def check_task_api(report: Report, client: httpx.Client, timeout: float, start_hint: str) -> None:
+    answer = client.post("/api/process_data", json={"seconds": 0.5, "from": "check"})
+    if answer.status_code != 202 or "task_id" not in answer.json():
+        report.fail(f"POST /api/process_data answered {answer.status_code}", answer.text[:200])
+        return
+    task_id = answer.json()["task_id"]
+    report.ok(f"POST /api/process_data → 202, task {short(task_id)}")
+
+    started = time.monotonic()
+    state = "?"
+    while time.monotonic() - started < timeout:
+        body = client.get(f"/api/tasks/{task_id}").json()
+        state = body.get("state", "?")
+        if state in ("SUCCESS", "FAILURE"):
+            break
+        time.sleep(0.2)
+    elapsed = time.monotonic() - started
+    if state == "SUCCESS":
+        worker = body["result"].get("worker", "?")
+        report.ok(f"task {short(task_id)} SUCCESS in {elapsed:.1f} s on {worker}")
+    elif state == "FAILURE":
+        report.fail(f"task {short(task_id)} FAILURE", str(body.get("error")))
+    else:
+        report.fail(
+            f"task {short(task_id)} still {state} after {timeout:g} s",
+            f"is a worker running? ({start_hint} starts one)",
+        )
+
+    unknown = client.get(f"/api/tasks/{uuid.uuid4()}")
+    if unknown.status_code == 404:
+        report.ok("an id that was never submitted gets 404, not a fake PENDING")
+    else:
+        report.fail(f"an unknown task id got {unknown.status_code}", "expected 404")
+
+    bad = client.post(
+        "/api/process_data", content="{json}", headers={"Content-Type": "application/json"}
+    )
+    is_json = bad.headers.get("content-type", "").startswith("application/json")
+    if bad.status_code == 400 and is_json:
+        report.ok("a body that is not JSON gets a 400 JSON error")
+    else:
+        report.fail(f"the body {{json}} got {bad.status_code}", "expected a 400 JSON error")
+
+
+def check_step01(base_url: str, timeout: float, console: Console) -> int:
+    report = Report(console)
+    start_hint = "make step01"
+    with httpx.Client(base_url=base_url, timeout=5) as client:
+        try:
+            health = client.get("/health").json()
+        except (httpx.HTTPError, ValueError) as error:
+            report.fail(
+                f"Flask does not answer at {base_url}/health ({error})",
+                f"is the step running? (`{start_hint}`)",
+            )
+            return 1
+        mode = "embedded default" if health["embedded"] else "real services"
+        report.ok(f"Flask answers at {base_url} ({mode}, WORKSHOP_MODE={health['mode']})")
+        check_service(report, "broker", health["broker"])
+        check_service(report, "result backend", health["result_backend"])
+        check_workers(report, health, minimum=1, start_hint=start_hint)
+        check_task_api(report, client, timeout, start_hint)
+    return 1 if report.failed else 0
+
+
+CHECKS = {"step01": check_step01}

@@ -1,0 +1,105 @@
+"""`python -m workshop doctor`: what this machine has for the workshop, and how to get the rest."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+from rich.console import Console
+
+from workshop.procs import port_in_use
+from workshop.settings import (
+    DEFAULT_REDIS_URL,
+    FIXES,
+    ROOT,
+    Settings,
+    endpoint,
+    reachable,
+    safe_url,
+    scheme,
+)
+
+PORTS = {
+    8000: "step 1 (Flask)",
+    8888: "step 2 (Nginx)",
+    8003: "step 3 (Django)",
+    8001: "step 4 (FastAPI)",
+    5555: "Flower",
+    8004: "step 3 demo blog",
+}
+
+
+def docker_engine() -> tuple[bool, str]:
+    if shutil.which("docker") is None:
+        return False, "no docker client"
+    try:
+        done = subprocess.run(["docker", "info"], capture_output=True, timeout=10)
+    except subprocess.TimeoutExpired:
+        return False, "`docker info` did not answer in 10 s"
+    if done.returncode != 0:
+        return False, "docker client only: no engine answers"
+    return True, "engine answers"
+
+
+def rows() -> list[tuple[bool, str, str, str]]:
+    """(present, what, detail, fix) for every piece the workshop can use."""
+    settings = Settings()
+    found = []
+    python_ok = sys.version_info >= (3, 11)
+    found.append(
+        (python_ok, "Python 3.11+", sys.version.split()[0], "install Python 3.11 or newer")
+    )
+    venv = (ROOT / ".venv").exists()
+    found.append((venv, "virtualenv .venv", str(ROOT / ".venv"), "`make setup`"))
+    for url in (
+        settings.celery_broker_url,
+        settings.celery_result_backend or DEFAULT_REDIS_URL,
+        settings.database_url,
+    ):
+        host, port = endpoint(url) or ("-", 0)
+        name = {"amqp": "RabbitMQ", "redis": "Redis", "postgresql": "PostgreSQL"}[scheme(url)]
+        fix = FIXES[scheme(url)] + "; without it, WORKSHOP_MODE=auto uses the embedded default"
+        found.append((reachable(url), name, f"{safe_url(url)} ({host}:{port})", fix))
+    nginx = shutil.which("nginx")
+    found.append(
+        (
+            bool(nginx),
+            "nginx (step 2)",
+            nginx or "not on PATH",
+            "`sudo apt-get install nginx` or `brew install nginx`",
+        )
+    )
+    engine, detail = docker_engine()
+    found.append(
+        (
+            engine,
+            "Docker engine (optional)",
+            detail,
+            "install Docker to use the container path; local processes need none",
+        )
+    )
+    for port, user in PORTS.items():
+        free = not port_in_use(port)
+        found.append(
+            (
+                free,
+                f"port {port} free",
+                user if free else f"in use; needed by {user}",
+                f"stop what listens on {port} (`ss -ltnp | grep {port}`)",
+            )
+        )
+    return found
+
+
+def doctor(console: Console) -> int:
+    settings = Settings()
+    console.print(f"[bold]workshop doctor[/] (WORKSHOP_MODE={settings.workshop_mode})")
+    found = rows()
+    for present, what, detail, fix in found:
+        if present:
+            console.print(f"[green]✓[/] {what}: {detail}", highlight=False)
+        else:
+            console.print(f"[red]✗[/] {what}: {detail}\n    fix: {fix}", highlight=False)
+    # Only a too-old Python stops the workshop; everything else has a fallback or a later step.
+    return 0 if found[0][0] else 1

@@ -1,0 +1,78 @@
+"""`python -m workshop run step01`: start a step's processes with honcho and say how to try it.
+
+Ctrl-C stops every process of the step.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import httpx
+from rich.console import Console
+from rich.panel import Panel
+
+from workshop.probe import broker_url_for, ping_workers
+from workshop.procs import VENV_BIN, env_with_venv, http_ok, port_in_use, wait_until
+from workshop.settings import ROOT, ServiceUnavailable, celery_services, safe_url
+from workshop.steps import STEPS
+
+
+def run(step_name: str, port: int | None, console: Console) -> int:
+    step = STEPS[step_name]
+    port = port or step.port
+    if port_in_use(port):
+        console.print(
+            f"[red]Port {port} is already in use.[/] Is `make {step.name}` already running in "
+            f"another terminal? Stop it with Ctrl-C, or pick another port: "
+            f"`make {step.name} PORT={port + 10}`."
+        )
+        return 1
+    try:
+        services = celery_services()
+    except ServiceUnavailable as error:
+        console.print(f"[red]{error}[/]")
+        return 1
+
+    console.print(f"[bold]{step.name}: {step.title}[/] on http://localhost:{port}")
+    console.print(f"  broker:         {safe_url(services.broker.url)}", highlight=False)
+    console.print(f"  result backend: {safe_url(services.backend.url)}", highlight=False)
+
+    honcho = [str(VENV_BIN / "honcho"), "-f", str(step.procfile), "-d", str(ROOT), "start"]
+    stack = subprocess.Popen([*honcho, "-p", str(port)], env=env_with_venv())
+    try:
+        ready = wait_until(
+            lambda: stack.poll() is not None or http_ok(f"http://127.0.0.1:{port}/health"),
+            timeout=60,
+            what=f"{step.name} answering on port {port}",
+        )
+        if stack.poll() is None and ready:
+            # The web answers first; wait for the worker too, so the panel is the last thing shown.
+            health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).json()
+            url, options = broker_url_for(health)
+            wait_until(
+                lambda: stack.poll() is not None or ping_workers(url, options, 1),
+                timeout=60,
+                what=f"a {step.name} worker answering ping",
+            )
+        if stack.poll() is None and ready:
+            lines = "\n".join(line.format(port=port) for line in step.try_lines)
+            console.print(Panel(lines, title=f"{step.name} is up: try it (Ctrl-C stops it)"))
+        return stack.wait()
+    except TimeoutError as error:
+        console.print(f"[red]{error}[/]: read the log lines above.")
+        stack.terminate()
+        return stack.wait(timeout=20)
+    except KeyboardInterrupt:
+        # The terminal sent Ctrl-C to honcho too; give it time to stop its processes.
+        try:
+            stack.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            stack.kill()
+            return 130
+        console.print(f"{step.name} stopped. Start it again with `make {step.name}`.")
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(sys.argv[1], None, Console(soft_wrap=True)))

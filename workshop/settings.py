@@ -1,0 +1,222 @@
+"""Where the workshop finds its services, and what it does when one is missing.
+
+Every step reads the same variables: CELERY_BROKER_URL, CELERY_RESULT_BACKEND and DATABASE_URL
+(from the environment or a `.env` file at the top of the repository). WORKSHOP_MODE decides
+what happens when a server does not answer:
+
+- ``auto`` (the default): use the server when it answers; otherwise fall back to the embedded
+  default, which needs no server (kombu's ``filesystem://`` broker and SQLite under ``.run/``),
+  and say so in a banner. Never silently.
+- ``services`` (what CI sets): a server that does not answer is an error naming the URL and the fix.
+- ``embedded``: always the embedded default.
+
+See it at work: ``python -m workshop doctor``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from kombu.utils.url import maybe_sanitize_url
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULT_BROKER_URL = "amqp://guest:guest@localhost:5672//"
+DEFAULT_REDIS_URL = "redis://localhost:6379/0"
+DEFAULT_DATABASE_URL = "postgresql://postgres@localhost:5432/postgres"
+
+# The port each kind of server listens on when a URL does not say.
+DEFAULT_PORTS = {"amqp": 5672, "pyamqp": 5672, "redis": 6379, "postgresql": 5432}
+
+# One line each: how to get the missing server running.
+FIXES = {
+    "amqp": "start RabbitMQ: `make services` (or `rabbitmq-server -detached`)",
+    "redis": "start Redis: `make services` (or `redis-server --daemonize yes`)",
+    "postgresql": "start PostgreSQL: `make services` (or `pg_ctlcluster 15 main start`)",
+}
+
+
+# The variable that names each role's server.
+VARIABLES = {
+    "broker": "CELERY_BROKER_URL",
+    "result backend": "CELERY_RESULT_BACKEND",
+    "database": "DATABASE_URL",
+}
+
+
+class Settings(BaseSettings):
+    """The environment variables every step understands (names are case-insensitive)."""
+
+    model_config = SettingsConfigDict(env_file=ROOT / ".env", extra="ignore")
+
+    workshop_mode: Literal["auto", "services", "embedded"] = "auto"
+    celery_broker_url: str = DEFAULT_BROKER_URL
+    celery_result_backend: str | None = None  # each step has its own default
+    database_url: str = DEFAULT_DATABASE_URL
+    workshop_run_dir: Path = ROOT / ".run"
+
+
+class ServiceUnavailable(RuntimeError):
+    """A server is needed (WORKSHOP_MODE=services) and nothing answers at its URL."""
+
+
+def scheme(url: str) -> str:
+    """The kind of server a URL names: ``db+postgresql+psycopg://`` is ``postgresql``."""
+    name = urlsplit(url).scheme.split("+")
+    if name[0] == "db" and len(name) > 1:
+        return name[1]
+    return name[0]
+
+
+def endpoint(url: str) -> tuple[str, int] | None:
+    """Host and port of a networked server, or None for an embedded one (filesystem, SQLite)."""
+    kind = scheme(url)
+    if kind not in DEFAULT_PORTS:
+        return None
+    parts = urlsplit(url)
+    return parts.hostname or "localhost", parts.port or DEFAULT_PORTS[kind]
+
+
+def reachable(url: str, timeout: float = 0.5) -> bool:
+    """True when something accepts a TCP connection at the URL's host and port."""
+    address = endpoint(url)
+    if address is None:
+        return True
+    try:
+        with socket.create_connection(address, timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def safe_url(url: str) -> str:
+    """The URL with its password masked, fit for logs, banners and JSON answers."""
+    return maybe_sanitize_url(url)
+
+
+@dataclass(frozen=True)
+class Service:
+    """One server a step uses: its role, its URL and whether it is the embedded default."""
+
+    role: str
+    url: str
+    embedded: bool
+    why: str = ""
+
+    def describe(self) -> dict:
+        return {"url": safe_url(self.url), "embedded": self.embedded, "why": self.why or None}
+
+
+def choose(role: str, url: str, embedded_url: str, mode: str) -> Service:
+    """Pick the configured server or the embedded default, following WORKSHOP_MODE."""
+    if mode == "embedded":
+        return Service(role, embedded_url, True, "WORKSHOP_MODE=embedded")
+    address = endpoint(url)
+    if address is None:
+        return Service(role, url, True, f"set by {VARIABLES[role]}")
+    if reachable(url):
+        return Service(role, url, False)
+    host, port = address
+    if mode == "services":
+        fix = FIXES.get(scheme(url), "start it or point the variable at a running one")
+        raise ServiceUnavailable(
+            f"The {role} is not reachable at {safe_url(url)} (WORKSHOP_MODE=services). Fix: {fix}."
+        )
+    return Service(role, embedded_url, True, f"nothing answers at {host}:{port}")
+
+
+def embedded_backend_url(run_dir: Path) -> str:
+    """SQLite file that stores task results when no result server is running."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return f"db+sqlite:///{run_dir / 'results.sqlite'}"
+
+
+def filesystem_transport_options(run_dir: Path) -> dict:
+    """Folders of kombu's filesystem broker: every message is one file under .run/broker/."""
+    messages = run_dir / "broker" / "messages"
+    control = run_dir / "broker" / "control"
+    for folder in (messages, control):
+        folder.mkdir(parents=True, exist_ok=True)
+    return {
+        "data_folder_in": str(messages),
+        "data_folder_out": str(messages),
+        "control_folder": str(control),
+        # The filesystem broker polls its folder; 0.1 s keeps the demo snappy.
+        "polling_interval": 0.1,
+    }
+
+
+@dataclass(frozen=True)
+class CeleryServices:
+    """The broker and result backend a step's Celery app will use."""
+
+    mode: str
+    broker: Service
+    backend: Service
+    run_dir: Path
+
+    @property
+    def embedded(self) -> bool:
+        return self.broker.embedded or self.backend.embedded
+
+    def celery_config(self) -> dict:
+        """Celery settings that say where the broker and the result backend are."""
+        config = {"broker_url": self.broker.url, "result_backend": self.backend.url}
+        if scheme(self.broker.url) == "filesystem":
+            config["broker_transport_options"] = filesystem_transport_options(self.run_dir)
+        return config
+
+    def banner(self) -> str | None:
+        """The warning printed at start-up when a server is replaced by the embedded default."""
+        lines = [
+            f"{s.role}: embedded default {safe_url(s.url)} ({s.why})"
+            for s in (self.broker, self.backend)
+            if s.embedded
+        ]
+        if not lines:
+            return None
+        return "\n".join(
+            [
+                "EMBEDDED DEFAULT IN USE: this works for learning, but it is not RabbitMQ/Redis.",
+                *lines,
+                "For the real services: `make services`, then start this step again.",
+            ]
+        )
+
+
+def celery_services(default_backend: str = DEFAULT_REDIS_URL) -> CeleryServices:
+    """Resolve the broker and result backend from the environment and WORKSHOP_MODE."""
+    settings = Settings()
+    run_dir = settings.workshop_run_dir
+    broker = choose("broker", settings.celery_broker_url, "filesystem://", settings.workshop_mode)
+    backend = choose(
+        "result backend",
+        settings.celery_result_backend or default_backend,
+        embedded_backend_url(run_dir),
+        settings.workshop_mode,
+    )
+    # Celery reads CELERY_BROKER_URL and CELERY_RESULT_BACKEND from the environment itself and
+    # prefers them to its configuration: write a fallback back, so Celery uses what we chose.
+    for service in (broker, backend):
+        variable = VARIABLES[service.role]
+        if os.environ.get(variable) not in (None, service.url):
+            os.environ[variable] = service.url
+    return CeleryServices(settings.workshop_mode, broker, backend, run_dir)
+
+
+def print_banner(services: CeleryServices, file=None) -> None:
+    """Print the embedded-default banner, if any, in a box that nobody can miss."""
+    text = services.banner()
+    if text is None:
+        return
+    from rich.console import Console
+    from rich.panel import Panel
+
+    Console(file=file or sys.stderr).print(Panel(text, style="bold yellow", expand=False))
