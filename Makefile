@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 # `make step01 PORT=8010` when 8000 is taken.
 PORT   ?=
 
-.PHONY: help setup doctor services step01 step01-broken check-step01 test lint clean
+.PHONY: help setup doctor services step01 step01-broken step01-docker check-step01 test lint clean
 
 help: ## list the targets (this page)
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -55,6 +55,10 @@ step01-broken: setup ## step 1: watch the circular import fail (the ImportError 
 	@echo "flask_app -> views -> tasks -> celery_app -> flask_app: Python was still running"
 	@echo "flask_app.py when celery_app.py asked it for create_app. Read the fix in"
 	@echo "step01_flask_celery/README.md, then: make step01"
+
+step01-docker: ## step 1 in containers (needs a Docker engine and a .env)
+	@test -f .env || cp .env.example .env
+	docker compose --profile step01 up --build
 
 check-step01: setup ## verify the running step 1 hop by hop
 	@$(BIN)/python -m workshop check step01 $(if $(PORT),--url http://localhost:$(PORT))

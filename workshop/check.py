@@ -127,7 +127,13 @@ def check_step01(base_url: str, timeout: float, console: Console) -> int:
         check_service(report, "broker", health["broker"])
         check_service(report, "result backend", health["result_backend"])
         check_workers(report, health, minimum=1, start_hint=start_hint)
-        check_task_api(report, client, timeout, start_hint)
+        try:
+            check_task_api(report, client, timeout, start_hint)
+        except (httpx.HTTPError, ValueError, KeyError) as error:
+            report.fail(
+                f"the task API stopped answering ({error!r})",
+                f"is the step still running? (`{start_hint}`)",
+            )
     return 1 if report.failed else 0
 
 

@@ -10,7 +10,6 @@ import sys
 
 import httpx
 from rich.console import Console
-from rich.panel import Panel
 
 from workshop.probe import broker_url_for, ping_workers
 from workshop.procs import VENV_BIN, env_with_venv, http_ok, port_in_use, wait_until
@@ -56,8 +55,10 @@ def run(step_name: str, port: int | None, console: Console) -> int:
                 what=f"a {step.name} worker answering ping",
             )
         if stack.poll() is None and ready:
-            lines = "\n".join(line.format(port=port) for line in step.try_lines)
-            console.print(Panel(lines, title=f"{step.name} is up: try it (Ctrl-C stops it)"))
+            console.rule(f"[bold green]{step.name} is up: try it (Ctrl-C stops it)")
+            for line in step.try_lines:
+                console.print(line.format(port=port), highlight=False, markup=False)
+            console.rule()
         return stack.wait()
     except TimeoutError as error:
         console.print(f"[red]{error}[/]: read the log lines above.")

@@ -134,7 +134,6 @@ def choose(role: str, url: str, embedded_url: str, mode: str) -> Service:
 
 def embedded_backend_url(run_dir: Path) -> str:
     """SQLite file that stores task results when no result server is running."""
-    run_dir.mkdir(parents=True, exist_ok=True)
     return f"db+sqlite:///{run_dir / 'results.sqlite'}"
 
 
@@ -169,6 +168,8 @@ class CeleryServices:
     def celery_config(self) -> dict:
         """Celery settings that say where the broker and the result backend are."""
         config = {"broker_url": self.broker.url, "result_backend": self.backend.url}
+        if self.backend.url.startswith("db+sqlite:"):
+            self.run_dir.mkdir(parents=True, exist_ok=True)
         if scheme(self.broker.url) == "filesystem":
             config["broker_transport_options"] = filesystem_transport_options(self.run_dir)
         return config
