@@ -213,6 +213,7 @@ def test_check_fails_when_nothing_runs():
 @pytest.mark.needs("rabbitmq", "redis")
 def test_make_step01_launcher_runs_the_procfile_and_ctrl_c_stops_everything(stacks):
     env, run_dir, queue = stacks.env("services")
+    env["WORKER_NAME"] = queue  # a name no other worker on this broker has
     port = free_port()
     log = run_dir.parent / "launcher.log"
     with log.open("wb") as out:
@@ -251,7 +252,7 @@ def test_make_step01_launcher_runs_the_procfile_and_ctrl_c_stops_everything(stac
             timeout=60,
         )
         assert check.returncode == 0, check.stdout + log.read_text()
-        assert "worker1@" in check.stdout
+        assert f"{queue}@" in check.stdout
 
         pids = [int(pid) for pid in re.findall(r"started \(pid=(\d+)\)", log.read_text())]
         assert len(pids) == 2, log.read_text()

@@ -13,6 +13,9 @@ RELIABILITY = {
     # the tasks of this workshop are safe to run twice, so nothing accepted is lost.
     "task_acks_late": True,
     "task_reject_on_worker_lost": True,
+    # If the broker connection drops, stop the tasks whose messages will be delivered again,
+    # so that they do not run twice at the same time (Celery 6 makes this the default).
+    "worker_cancel_long_running_tasks_on_connection_loss": True,
     # With late acks, a worker takes one message at a time and the others stay for its peers.
     "worker_prefetch_multiplier": 1,
     # Report STARTED, so a client can tell "queued" from "running".

@@ -5,6 +5,8 @@ Ctrl-C stops every process of the step.
 
 from __future__ import annotations
 
+import os
+import socket
 import subprocess
 import sys
 
@@ -13,11 +15,22 @@ from rich.console import Console
 
 from workshop.probe import broker_url_for, ping_workers
 from workshop.procs import VENV_BIN, env_with_venv, http_ok, port_in_use, wait_until
-from workshop.settings import ROOT, ServiceUnavailable, celery_services, safe_url
+from workshop.settings import (
+    ROOT,
+    CeleryServices,
+    ServiceUnavailable,
+    celery_services,
+    export_choice,
+    safe_url,
+)
 from workshop.steps import STEPS
 
 
 def run(step_name: str, port: int | None, console: Console) -> int:
+    if step_name == "step02":
+        from workshop.run02 import run_step02
+
+        return run_step02(port, console)
     step = STEPS[step_name]
     port = port or step.port
     if port_in_use(port):
@@ -31,6 +44,16 @@ def run(step_name: str, port: int | None, console: Console) -> int:
         services = celery_services()
     except ServiceUnavailable as error:
         console.print(f"[red]{error}[/]")
+        return 1
+    # The web app and the worker must use the same broker, whatever happens while they start.
+    export_choice(services)
+    names = [f"{os.environ.get('WORKER_NAME', 'worker1')}@{socket.gethostname()}"]
+    if clash := workers_already_running(services, names):
+        console.print(
+            f"[red]A worker named {', '.join(clash)} already answers on this broker.[/] "
+            "Two workers with one name break each other: stop the other step first "
+            "(Ctrl-C in its terminal), or set WORKER_NAME."
+        )
         return 1
 
     console.print(f"[bold]{step.name}: {step.title}[/] on http://localhost:{port}")
@@ -56,8 +79,12 @@ def run(step_name: str, port: int | None, console: Console) -> int:
             )
         if stack.poll() is None and ready:
             console.rule(f"[bold green]{step.name} is up: try it (Ctrl-C stops it)")
+            make_port = "" if port == step.port else f" PORT={port}"
             for line in step.try_lines:
-                console.print(line.format(port=port), highlight=False, markup=False)
+                text = line.format(port=port).replace(
+                    f"make check-{step.name}", f"make check-{step.name}{make_port}"
+                )
+                console.print(text, highlight=False, markup=False)
             console.rule()
         return stack.wait()
     except TimeoutError as error:
@@ -77,3 +104,17 @@ def run(step_name: str, port: int | None, console: Console) -> int:
 
 if __name__ == "__main__":
     sys.exit(run(sys.argv[1], None, Console(soft_wrap=True)))
+
+
+def workers_already_running(services: CeleryServices, names: list[str]) -> list[str]:
+    """Those of `names` that already answer ping on the chosen broker."""
+    from workshop.settings import filesystem_transport_options, scheme
+
+    options = {}
+    if scheme(services.broker.url) == "filesystem":
+        options = filesystem_transport_options(services.run_dir)
+    try:
+        answering = ping_workers(services.broker.url, options, timeout=1)
+    except Exception:  # an unreachable broker is reported later, by the processes themselves
+        return []
+    return [name for name in names if name in answering]

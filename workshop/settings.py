@@ -51,6 +51,10 @@ VARIABLES = {
 }
 
 
+# Where a launcher leaves the reason for an embedded default it chose.
+WHY_VARIABLES = {role: f"WORKSHOP_WHY_{name}" for role, name in VARIABLES.items()}
+
+
 class Settings(BaseSettings):
     """The environment variables every step understands (names are case-insensitive)."""
 
@@ -120,7 +124,9 @@ def choose(role: str, url: str, embedded_url: str, mode: str) -> Service:
         return Service(role, embedded_url, True, "WORKSHOP_MODE=embedded")
     address = endpoint(url)
     if address is None:
-        return Service(role, url, True, f"set by {VARIABLES[role]}")
+        # A launcher that chose the embedded default passes its reason on to its processes.
+        why = os.environ.get(WHY_VARIABLES[role]) or f"set by {VARIABLES[role]}"
+        return Service(role, url, True, why)
     if reachable(url):
         return Service(role, url, False)
     host, port = address
@@ -210,6 +216,14 @@ def celery_services(default_backend: str = DEFAULT_REDIS_URL) -> CeleryServices:
         if os.environ.get(variable) not in (None, service.url):
             os.environ[variable] = service.url
     return CeleryServices(settings.workshop_mode, broker, backend, run_dir)
+
+
+def export_choice(services: CeleryServices) -> None:
+    """Give the processes a launcher starts the same broker and backend it chose (and why)."""
+    for service in (services.broker, services.backend):
+        os.environ[VARIABLES[service.role]] = service.url
+        if service.embedded and service.why:
+            os.environ[WHY_VARIABLES[service.role]] = service.why
 
 
 def print_banner(services: CeleryServices, file=None) -> None:
