@@ -6,10 +6,15 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# `make step01 PORT=8010` when 8000 is taken.
+# `make step01 PORT=8010` when 8000 is taken (step 2: the Nginx port).
 PORT   ?=
+# `make stress N=500 C=20 TARGET=gunicorn`
+N      ?= 500
+C      ?= 20
+TARGET ?= nginx
 
-.PHONY: help setup doctor services step01 step01-broken step01-docker check-step01 test lint clean
+.PHONY: help setup doctor services step01 step01-broken step01-docker check-step01 \
+	step02 step02-docker check-step02 stress demo test lint clean
 
 help: ## list the targets (this page)
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -62,6 +67,22 @@ step01-docker: ## step 1 in containers (needs a Docker engine and a .env)
 
 check-step01: setup ## verify the running step 1 hop by hop
 	@$(BIN)/python -m workshop check step01 $(if $(PORT),--url http://localhost:$(PORT))
+
+step02: setup ## step 2: Nginx :8888 -> Gunicorn -> Flask, 2 workers, Flower :5555
+	@$(BIN)/python -m workshop run step02 $(if $(PORT),--port $(PORT))
+
+step02-docker: ## step 2 in containers (needs a Docker engine and a .env)
+	@test -f .env || cp .env.example .env
+	docker compose --profile step02 up --build
+
+check-step02: setup ## verify the running step 2 hop by hop
+	@$(BIN)/python -m workshop check step02 $(if $(PORT),--url http://localhost:$(PORT))
+
+stress: setup ## load the running step 2: N requests, C at a time, TARGET=nginx|gunicorn
+	@$(BIN)/python -m workshop stress -n $(N) -c $(C) --target $(TARGET)
+
+demo: setup ## for instructors: start step 2, 50 requests, spread, one timeline, stop
+	@$(BIN)/python -m workshop demo
 
 test: setup ## run the test suite (real services when present; `make services` to start them)
 	$(BIN)/python -m pytest

@@ -44,13 +44,24 @@ def pytest_report_header(config):
     return lines
 
 
+def available(service: str) -> tuple[bool, str]:
+    """Whether a service (or the nginx binary) is there, and the message when it is not."""
+    if service == "nginx":
+        from workshop.stack02 import nginx_binary
+
+        fix = "`sudo apt-get install nginx` or `brew install nginx`"
+        return nginx_binary() is not None, f"needs the nginx binary, which is not installed: {fix}"
+    name, url, fix = SERVICES[service]
+    return reachable(url), f"needs {name} at {safe_url(url)}, which is not running: {fix}"
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
     for marker in item.iter_markers("needs"):
         for service in marker.args:
-            name, url, fix = SERVICES[service]
-            if reachable(url):
+            present, message = available(service)
+            if present:
                 continue
-            message = f"needs {name} at {safe_url(url)}, which is not running: {fix}"
             if STRICT:
                 pytest.fail(message, pytrace=False)
             pytest.skip(message)

@@ -13,7 +13,7 @@ import httpx
 from rich.console import Console
 
 from workshop.probe import broker_url_for, ping_workers
-from workshop.settings import endpoint, reachable, safe_url
+from workshop.settings import endpoint, reachable, safe_url, scheme
 
 SERVER_NAMES = {"amqp": "RabbitMQ", "redis": "Redis", "postgresql": "PostgreSQL"}
 
@@ -42,7 +42,7 @@ def check_service(report: Report, role: str, info: dict) -> None:
         report.ok(f"{role}: embedded default {info['url']} (no server needed)")
         return
     host, port = endpoint(info["url"]) or ("?", 0)
-    kind = SERVER_NAMES.get(info["url"].split(":")[0].split("+")[-1], role)
+    kind = SERVER_NAMES.get(scheme(info["url"]), role)
     if reachable(info["url"], timeout=1):
         report.ok(f"{kind} reachable at {host}:{port}")
     else:
@@ -138,3 +138,150 @@ def check_step01(base_url: str, timeout: float, console: Console) -> int:
 
 
 CHECKS = {"step01": check_step01}
+
+
+def gunicorn_processes(port: int) -> tuple[int | None, list[int]]:
+    """(master pid, worker pids) of the Gunicorn that listens on `port`."""
+    import psutil
+
+    pids = {
+        c.pid
+        for c in psutil.net_connections(kind="tcp")
+        if c.laddr and c.laddr.port == port and c.status == psutil.CONN_LISTEN and c.pid
+    }
+    for pid in pids:
+        try:
+            process = psutil.Process(pid)
+            # Workers share the master's listening socket: walk up to the first gunicorn.
+            while "gunicorn" in " ".join(process.parent().cmdline()):
+                process = process.parent()
+            return process.pid, [child.pid for child in process.children()]
+        except (psutil.NoSuchProcess, AttributeError):
+            continue
+    return None, []
+
+
+def check_step02(base_url: str, timeout: float, console: Console) -> int:
+    import concurrent.futures
+    import os
+
+    from workshop.stack02 import Ports
+
+    report = Report(console)
+    start_hint = "make step02"
+    ports = Ports.from_env()
+    with httpx.Client(base_url=base_url, timeout=5) as client:
+        try:
+            answer = client.get("/health")
+            health = answer.json()
+        except (httpx.HTTPError, ValueError) as error:
+            report.fail(
+                f"Nginx does not answer at {base_url}/health ({error})",
+                f"is the step running? (`{start_hint}`)",
+            )
+            return 1
+        request_id = answer.headers.get("x-request-id", "")
+        if answer.headers.get("server") == "nginx" and len(request_id) == 32:
+            report.ok(f"Nginx answers at {base_url} (request id {request_id[:8]}…, no version)")
+        else:
+            report.fail(
+                f"{base_url} did not answer like step 2's Nginx "
+                f"(Server: {answer.headers.get('server')!r})",
+                "is it step 2 on this port?",
+            )
+
+        master, workers = gunicorn_processes(ports.gunicorn)
+        expected = int(os.environ.get("GUNICORN_WORKERS", (os.cpu_count() or 1) + 1))
+        if master and len(workers) == expected:
+            report.ok(
+                f"Gunicorn master (pid {master}) with {len(workers)} workers on "
+                f"port {ports.gunicorn}"
+            )
+        else:
+            report.fail(
+                f"Gunicorn on port {ports.gunicorn}: master {master}, "
+                f"{len(workers)} workers (expected {expected})",
+                "read .run/step02/logs/gunicorn.log",
+            )
+        check_service(report, "broker", health["broker"])
+        check_service(report, "result backend", health["result_backend"])
+        check_workers(report, health, minimum=2, start_hint=start_hint)
+
+        try:
+            # Six tasks at once: two workers with two pool processes each must share them.
+            def submit(number: int) -> str:
+                return client.post(
+                    "/api/process_data", json={"seconds": 0.5, "from": "check", "n": number}
+                ).json()["task_id"]
+
+            with concurrent.futures.ThreadPoolExecutor(6) as pool:
+                ids = list(pool.map(submit, range(6)))
+            report.ok(f"6 requests through Nginx → 202 (tasks {short(ids[0])} …)")
+            done = wait_tasks(client, ids, timeout)
+            if len(done) == len(ids):
+                report.ok(f"all 6 tasks SUCCESS within {timeout:g} s")
+            else:
+                report.fail(
+                    f"{len(ids) - len(done)} of 6 tasks not done after {timeout:g} s",
+                    f"are the workers running? ({start_hint} starts them)",
+                )
+            spread = {}
+            for result in done.values():
+                spread[result["worker"]] = spread.get(result["worker"], 0) + 1
+            text = ", ".join(f"{name} {count}" for name, count in sorted(spread.items()))
+            if len(spread) >= 2:
+                report.ok(f"both workers took tasks: {text}")
+            else:
+                report.fail(
+                    f"only one worker took tasks ({text})",
+                    "is the second worker running? (`python -m workshop ps step02`)",
+                )
+            too_big = client.post(
+                "/api/process_data",
+                content=b"x" * (2 * 1024 * 1024),
+                headers={"Content-Type": "application/json"},
+            )
+            if too_big.status_code == 413 and too_big.headers.get("content-type", "").startswith(
+                "application/json"
+            ):
+                report.ok("a 2 MB body gets a JSON 413 from Nginx")
+            else:
+                report.fail(f"a 2 MB body got {too_big.status_code}", "expected a JSON 413")
+        except (httpx.HTTPError, ValueError, KeyError) as error:
+            report.fail(
+                f"the task API stopped answering ({error!r})",
+                f"is the step still running? (`{start_hint}`)",
+            )
+    try:
+        flower = httpx.get(f"http://127.0.0.1:{ports.flower}/", timeout=5)
+        if flower.status_code == 401:
+            report.ok(f"Flower answers on port {ports.flower} and asks for a password")
+        else:
+            report.fail(
+                f"Flower on port {ports.flower} answered {flower.status_code}",
+                "it must ask for a password (FLOWER_BASIC_AUTH)",
+            )
+    except httpx.HTTPError as error:
+        report.fail(
+            f"Flower does not answer on port {ports.flower} ({error})",
+            "read .run/step02/logs/flower.log",
+        )
+    return 1 if report.failed else 0
+
+
+def wait_tasks(client: httpx.Client, ids: list[str], timeout: float) -> dict[str, dict]:
+    """The results of the tasks that finished within `timeout` seconds."""
+    done: dict[str, dict] = {}
+    started = time.monotonic()
+    while len(done) < len(ids) and time.monotonic() - started < timeout:
+        for task_id in ids:
+            if task_id not in done:
+                body = client.get(f"/api/tasks/{task_id}").json()
+                if body["state"] == "SUCCESS":
+                    done[task_id] = body["result"]
+        if len(done) < len(ids):
+            time.sleep(0.2)
+    return done
+
+
+CHECKS["step02"] = check_step02

@@ -32,4 +32,7 @@ STEPS = {
             "make check-step01   # verifies every hop",
         ],
     ),
+    "step02": Step(
+        name="step02", title="Nginx + Gunicorn + Celery", folder="step02_nginx_gunicorn", port=8888
+    ),
 }

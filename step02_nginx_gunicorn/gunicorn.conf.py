@@ -1,0 +1,32 @@
+"""Gunicorn settings for step 2 (read with ``gunicorn -c step02_nginx_gunicorn/gunicorn.conf.py``).
+
+The master process only manages workers; each worker process runs step 1's Flask app and
+turns every HTTP request into a WSGI call.
+"""
+
+import multiprocessing
+import os
+
+# Only Nginx talks to Gunicorn: listen on loopback.
+bind = f"127.0.0.1:{os.environ.get('GUNICORN_PORT', '8002')}"
+
+# Workers: GUNICORN_WORKERS, else one per core plus one (requests mostly wait on I/O here).
+workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() + 1))
+# gthread workers keep Nginx's upstream connections alive; threads overlap the I/O waits.
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+keepalive = 75
+
+# A request may take 30 s at most; Nginx waits longer (proxy_read_timeout 35s) so that it is
+# Gunicorn, not Nginx, that decides. Workers get 10 s to finish their requests on shutdown.
+timeout = 30
+graceful_timeout = 10
+
+# One access-log line per request, carrying Nginx's request id and the time spent (microseconds).
+accesslog = "-"
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s request_id=%({x-request-id}i)s time_us=%(D)s'
+errorlog = "-"
+loglevel = "info"
+proc_name = "step02-gunicorn"
+# Gunicorn's control socket is not used in this workshop.
+control_socket_disable = True

@@ -1,0 +1,80 @@
+"""OpenTelemetry for step 2: one trace follows a request from Nginx to the stored result.
+
+Nginx starts the trace: it sends `traceparent: 00-<$request_id>-...`, so the trace id IS the
+request id of Nginx's access log. Flask continues it, the Celery instrumentation carries it in
+the AMQP message headers, and the worker continues it again.
+
+Spans go to a JSON-lines file (.run/step02/spans.jsonl, read by `python -m workshop trace`),
+or to an OTLP collector when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+from workshop.settings import Settings
+
+
+def spans_file() -> Path:
+    default = Settings().workshop_run_dir / "step02" / "spans.jsonl"
+    return Path(os.environ.get("WORKSHOP_SPANS_FILE", default))
+
+
+class JsonLinesExporter(SpanExporter):
+    """Append each span as one JSON line; one write per batch keeps processes from interleaving."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.lock = threading.Lock()
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        lines = "".join(json.dumps(json.loads(span.to_json(indent=None))) + "\n" for span in spans)
+        with self.lock, self.path.open("a") as out:
+            out.write(lines)
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        pass
+
+
+def setup(service_name: str) -> None:
+    """Install a tracer provider for this process (call it after any fork)."""
+    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        exporter: SpanExporter = OTLPSpanExporter()
+    else:
+        exporter = JsonLinesExporter(spans_file())
+    provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=200))
+    trace.set_tracer_provider(provider)
+
+
+def trace_result_stores(backend) -> None:
+    """A span around each result write, so the timeline shows "storing the result" on its own."""
+    tracer = trace.get_tracer("step02.results")
+    cls = type(backend)
+    if getattr(cls, "_traced", False):
+        return
+    original = cls.store_result
+
+    def store_result(self, task_id, result, state, *args, **kwargs):
+        attributes = {"messaging.message.id": task_id, "celery.state": state}
+        request = kwargs.get("request")
+        if request is not None and getattr(request, "hostname", None):
+            attributes["celery.worker"] = request.hostname  # the worker that ran the task
+        with tracer.start_as_current_span(f"store {state}", attributes=attributes):
+            return original(self, task_id, result, state, *args, **kwargs)
+
+    cls.store_result = store_result
+    cls._traced = True

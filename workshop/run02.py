@@ -1,0 +1,173 @@
+"""`python -m workshop run step02` (what `make step02` runs): the whole step-2 stack under
+supervisord, its logs followed with a prefix per process. Ctrl-C stops everything."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+
+import httpx
+from rich.console import Console
+
+from workshop import stack02
+from workshop.probe import broker_url_for, ping_workers
+from workshop.procs import VENV_BIN, port_in_use, wait_until
+from workshop.run import workers_already_running
+from workshop.settings import ServiceUnavailable, celery_services, export_choice, safe_url
+from workshop.tail import Tail
+
+
+def run_step02(port: int | None, console: Console) -> int:
+    if port:
+        os.environ["NGINX_PORT"] = str(port)
+    ports = stack02.Ports.from_env()
+    if stack02.nginx_binary() is None:
+        console.print(
+            "[red]nginx is not installed.[/] Step 2 runs the ordinary nginx binary: "
+            "`sudo apt-get install nginx` (Debian/Ubuntu) or `brew install nginx`."
+        )
+        return 1
+    for name, number in (
+        ("Nginx", ports.nginx),
+        ("Gunicorn", ports.gunicorn),
+        ("Flower", ports.flower),
+    ):
+        if port_in_use(number):
+            console.print(
+                f"[red]Port {number} ({name}) is already in use.[/] Is step 2 already "
+                "running? Stop it with Ctrl-C, or choose other ports: "
+                "`make step02 PORT=8889` (NGINX_PORT, GUNICORN_PORT, FLOWER_PORT)."
+            )
+            return 1
+
+    from step02_nginx_gunicorn.results import use_postgresql_by_default
+
+    use_postgresql_by_default()
+    try:
+        services = celery_services()  # writes any fallback back into the environment
+        stack02.create_result_tables(services.backend.url)
+    except ServiceUnavailable as error:
+        console.print(f"[red]{error}[/]")
+        return 1
+    export_choice(services)
+    names = [f"worker{n}@{socket.gethostname()}" for n in (1, 2)]
+    if clash := workers_already_running(services, names):
+        console.print(
+            f"[red]A worker named {', '.join(clash)} already answers on this broker.[/] "
+            "Two workers with one name break each other: stop the other step first "
+            "(Ctrl-C in its terminal)."
+        )
+        return 1
+    auth, generated = stack02.flower_auth()
+    os.environ["FLOWER_BASIC_AUTH"] = auth
+    os.environ["GUNICORN_PORT"] = str(ports.gunicorn)
+
+    paths = stack02.Paths.current()
+    paths.root.mkdir(parents=True, exist_ok=True)
+    conf = stack02.render_supervisord(paths, ports)
+    console.print("[bold]step02: Nginx + Gunicorn + 2 Celery workers + Flower[/]")
+    console.print(f"  broker:         {safe_url(services.broker.url)}", highlight=False)
+    console.print(f"  result backend: {safe_url(services.backend.url)}", highlight=False)
+
+    logs = {name: paths.logs / f"{name}.log" for name in ("supervisord", *stack02.PROGRAMS)}
+    for log in logs.values():
+        log.unlink(missing_ok=True)
+    tail = Tail(logs, console)
+    tail.start()
+    # A closed terminal (SIGHUP) or `kill` (SIGTERM) must stop the stack like Ctrl-C does.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
+    supervisord = subprocess.Popen(
+        [str(VENV_BIN / "supervisord"), "-c", str(conf)],
+        env={**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"},
+        # supervisord writes to its log file, never to this terminal, and runs in its own
+        # session: Ctrl-C reaches this launcher, which stops supervisord, which stops the rest.
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    interrupted = False
+    try:
+        if wait_ready(supervisord, ports, console):
+            print_try_it(ports, auth, generated, paths, console)
+        supervisord.wait()
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        stop(supervisord)
+        tail.stop()
+    if interrupted:
+        console.print("step02 stopped. Start it again with `make step02`.")
+        return 0
+    return supervisord.returncode or 0
+
+
+def stop(supervisord: subprocess.Popen) -> None:
+    """supervisord stops every program (TERM, then KILL after stopwaitsecs) before it exits."""
+    if supervisord.poll() is None:
+        supervisord.send_signal(signal.SIGTERM)
+        try:
+            supervisord.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            os.killpg(supervisord.pid, signal.SIGKILL)
+            supervisord.wait(timeout=5)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def wait_ready(supervisord: subprocess.Popen, ports: stack02.Ports, console: Console) -> bool:
+    base = f"http://127.0.0.1:{ports.nginx}"
+
+    def health() -> dict | None:
+        if supervisord.poll() is not None:
+            raise RuntimeError("supervisord exited")
+        try:
+            answer = httpx.get(f"{base}/health", timeout=1)
+        except httpx.HTTPError:
+            return None
+        return answer.json() if answer.status_code == 200 else None
+
+    try:
+        info = wait_until(health, timeout=60, what="Nginx -> Gunicorn answering /health")
+        url, options = broker_url_for(info)
+        wait_until(
+            lambda: len(ping_workers(url, options, 1)) >= 2,
+            timeout=60,
+            what="two Celery workers answering ping",
+        )
+    except (TimeoutError, RuntimeError) as error:
+        console.print(f"[red]{error}[/]: read the log lines above (.run/step02/logs/).")
+        return False
+    return True
+
+
+def print_try_it(ports, auth: str, generated: bool, paths, console: Console) -> None:
+    user, password = auth.split(":", 1)
+    note = " (random: set FLOWER_BASIC_AUTH=user:password in .env to choose)" if generated else ""
+    console.rule("[bold green]step02 is up (Ctrl-C stops it)")
+    for line in [
+        f"API through Nginx: http://localhost:{ports.nginx}   Gunicorn direct: "
+        f"http://localhost:{ports.gunicorn}",
+        f"Flower:            http://localhost:{ports.flower}   "
+        f"user {user} password {password}{note}",
+        f"Logs:              {paths.logs}/",
+        "",
+        f"for i in $(seq 50); do curl -s -X POST localhost:{ports.nginx}/api/process_data "
+        "-H 'Content-Type: application/json' -d '{\"seconds\": 1}'; echo; done",
+        "make check-step02              # every hop, one line each",
+        "python -m workshop ps step02   # the master and worker processes",
+        "python -m workshop trace <task_id>   # one request's timeline, hop by hop",
+        "make stress N=500 C=20         # load through Nginx, with figures",
+    ]:
+        console.print(line, highlight=False, markup=False)
+    console.rule()
+
+
+if __name__ == "__main__":
+    sys.exit(run_step02(None, Console(soft_wrap=True)))

@@ -1,0 +1,206 @@
+"""`make stress N=500 C=20` (python -m workshop stress): load step 2 and measure every hop.
+
+1. Send N POST /api/process_data with C concurrent clients through Nginx (TARGET=gunicorn: straight
+   to Gunicorn), with a progress bar.
+2. Wait for every accepted task in the result backend.
+3. Feed the same N tasks to the same workers straight from this process with apply_async: the
+   baseline that shows what HTTP costs.
+4. Print requests/s, latency percentiles, errors, lost tasks and the spread over the workers.
+Exit status 1 if any request failed or any accepted task never finished.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import httpx
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from workshop.stack02 import Ports
+
+
+@dataclass
+class Sent:
+    started: float  # wall clock, comparable with the worker's finished_at
+    latency: float = 0.0
+    status: int = 0
+    task_id: str | None = None
+    error: str = ""
+
+
+@dataclass
+class Report:
+    sent: list[Sent]
+    http_seconds: float
+    results: dict[str, dict] = field(default_factory=dict)
+    baseline_rate: float | None = None
+
+    @property
+    def accepted(self) -> list[Sent]:
+        return [s for s in self.sent if s.status == 202]
+
+    @property
+    def errors(self) -> Counter:
+        return Counter(s.error or str(s.status) for s in self.sent if s.status != 202)
+
+    @property
+    def lost(self) -> list[str]:
+        return [s.task_id for s in self.accepted if s.task_id not in self.results]
+
+    def task_rate(self) -> float:
+        finished = [r["finished_at"] for r in self.results.values()]
+        if not finished:
+            return 0.0
+        return len(finished) / (max(finished) - min(s.started for s in self.sent))
+
+
+def percentiles(values: list[float]) -> tuple[float, float, float, float]:
+    if len(values) < 2:
+        value = values[0] if values else 0.0
+        return value, value, value, value
+    cuts = statistics.quantiles(values, n=100, method="inclusive")
+    return cuts[49], cuts[94], cuts[98], max(values)
+
+
+async def send_all(base_url: str, n: int, concurrency: int, seconds: float, progress) -> list[Sent]:
+    sent: list[Sent] = []
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for number in range(n):
+        queue.put_nowait(number)
+    task = progress.add_task("POST /api/process_data", total=n)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as client:
+
+        async def one_client() -> None:
+            while not queue.empty():
+                number = queue.get_nowait()
+                item = Sent(started=time.time())
+                began = time.perf_counter()
+                try:
+                    answer = await client.post(
+                        "/api/process_data", json={"seconds": seconds, "n": number}
+                    )
+                    item.status = answer.status_code
+                    if answer.status_code == 202:
+                        item.task_id = answer.json()["task_id"]
+                except httpx.HTTPError as error:
+                    item.error = type(error).__name__
+                item.latency = time.perf_counter() - began
+                sent.append(item)
+                progress.advance(task)
+
+        await asyncio.gather(*(one_client() for _ in range(concurrency)))
+    return sent
+
+
+def wait_for_results(celery_app, task_ids: list[str], timeout: float, progress) -> dict[str, dict]:
+    """Read each task's final result from the result backend (bounded by `timeout`)."""
+    backend = celery_app.backend
+    results: dict[str, dict] = {}
+    pending = list(task_ids)
+    task = progress.add_task("waiting for the tasks", total=len(task_ids))
+    deadline = time.monotonic() + timeout
+    while pending and time.monotonic() < deadline:
+        still = []
+        for task_id in pending:
+            meta = backend.get_task_meta(task_id)
+            if meta["status"] == "SUCCESS":
+                results[task_id] = meta["result"]
+                progress.advance(task)
+            elif meta["status"] != "FAILURE":
+                still.append(task_id)
+        pending = still
+        if pending:
+            time.sleep(0.2)  # a pause between two bounded polling rounds
+    return results
+
+
+def baseline(celery_app, n: int, seconds: float, timeout: float, progress) -> float:
+    """Tasks/s of the same workers fed straight from this process with apply_async."""
+    from step01_flask_celery.app.tasks import process_data
+
+    started = time.time()
+    task = progress.add_task("apply_async straight to the broker", total=n)
+    ids = []
+    for number in range(n):
+        ids.append(process_data.apply_async(args=({"n": number}, seconds, False)).id)
+        progress.advance(task)
+    results = wait_for_results(celery_app, ids, timeout, progress)
+    finished = [r["finished_at"] for r in results.values()]
+    return len(finished) / (max(finished) - started) if finished else 0.0
+
+
+def show(report: Report, target: str, concurrency: int, console: Console) -> None:
+    latencies = [s.latency * 1000 for s in report.accepted]
+    whole = [
+        (report.results[s.task_id]["finished_at"] - s.started) * 1000
+        for s in report.accepted
+        if s.task_id in report.results
+    ]
+    table = Table(title=f"{len(report.sent)} requests, {concurrency} concurrent, through {target}")
+    for column in ("measure", "value"):
+        table.add_column(column)
+    table.add_row("enqueue rate", f"{len(report.sent) / report.http_seconds:.0f} requests/s")
+    p50, p95, p99, top = percentiles(latencies)
+    table.add_row(
+        "enqueue latency", f"p50 {p50:.1f} ms  p95 {p95:.1f} ms  p99 {p99:.1f} ms  max {top:.1f} ms"
+    )
+    p50, p95, p99, top = percentiles(whole)
+    table.add_row(
+        "whole task (HTTP → SUCCESS)",
+        f"p50 {p50:.0f} ms  p95 {p95:.0f} ms  p99 {p99:.0f} ms  max {top:.0f} ms",
+    )
+    rate = report.task_rate()
+    table.add_row("whole tasks", f"{rate:.0f} tasks/s")
+    if report.baseline_rate:
+        table.add_row(
+            "baseline: apply_async, same workers",
+            f"{report.baseline_rate:.0f} tasks/s (HTTP path: {rate / report.baseline_rate:.2f}x)",
+        )
+    errors = report.errors
+    table.add_row("errors", ", ".join(f"{k}: {v}" for k, v in errors.items()) or "0")
+    table.add_row("lost tasks (accepted, never finished)", str(len(report.lost)))
+    spread = Counter(r["worker"] for r in report.results.values())
+    table.add_row("tasks per worker", ", ".join(f"{w}: {c}" for w, c in sorted(spread.items())))
+    console.print(table)
+
+
+def stress(
+    n: int, concurrency: int, target: str, seconds: float, with_baseline: bool, console: Console
+) -> tuple[int, Report]:
+    from step02_nginx_gunicorn.results import pool_connections
+    from step02_nginx_gunicorn.worker import celery_app  # the same app, broker and backend
+
+    pool_connections(celery_app.backend)
+
+    ports = Ports.from_env()
+    base_url = f"http://127.0.0.1:{ports.nginx if target == 'nginx' else ports.gunicorn}"
+    try:
+        httpx.get(f"{base_url}/health", timeout=2).raise_for_status()
+    except httpx.HTTPError as error:
+        console.print(f"[red]✗ nothing answers at {base_url} ({error})[/]: start `make step02`.")
+        return 1, Report([], 1)
+    timeout = 60 + n * seconds
+    with Progress(console=console, transient=False) as progress:
+        began = time.perf_counter()
+        sent = asyncio.run(send_all(base_url, n, concurrency, seconds, progress))
+        report = Report(sent, time.perf_counter() - began)
+        ids = [s.task_id for s in report.accepted]
+        report.results = wait_for_results(celery_app, ids, timeout, progress)
+        if with_baseline:
+            report.baseline_rate = baseline(celery_app, n, seconds, timeout, progress)
+    show(report, target, concurrency, console)
+    failed = bool(report.errors) or bool(report.lost)
+    if failed:
+        console.print(
+            f"[red]✗ {sum(report.errors.values())} failed requests, "
+            f"{len(report.lost)} lost tasks[/]"
+        )
+    return (1 if failed else 0), report
