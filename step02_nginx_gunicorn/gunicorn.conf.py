@@ -7,8 +7,8 @@ turns every HTTP request into a WSGI call.
 import multiprocessing
 import os
 
-# Only Nginx talks to Gunicorn: listen on loopback.
-bind = f"127.0.0.1:{os.environ.get('GUNICORN_PORT', '8002')}"
+# Only Nginx talks to Gunicorn: loopback locally (a container sets GUNICORN_BIND=0.0.0.0:8002).
+bind = os.environ.get("GUNICORN_BIND", f"127.0.0.1:{os.environ.get('GUNICORN_PORT', '8002')}")
 
 # Workers: GUNICORN_WORKERS, else one per core plus one (requests mostly wait on I/O here).
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() + 1))

@@ -25,3 +25,17 @@ def pool_connections(backend) -> None:
     manager = getattr(backend, "session_manager", None)
     if manager is not None:
         manager._after_fork()  # what Celery itself calls in the processes it forks
+
+
+def web_session_options(celery_app) -> None:
+    """The web process writes only the PENDING record of each task: let PostgreSQL confirm that
+    write before it reaches the disk (synchronous_commit=off, for this process's sessions).
+
+    A database crash could forget a PENDING record written in the last fraction of a second;
+    the message itself is safe in RabbitMQ, and the worker's STARTED/SUCCESS writes stay fully
+    durable. In exchange, no request waits for a disk flush.
+    """
+    if celery_app.conf.result_backend.startswith("db+postgresql"):
+        options = dict(celery_app.conf.database_engine_options or {})
+        options["connect_args"] = {"options": "-c synchronous_commit=off"}
+        celery_app.conf.database_engine_options = options

@@ -19,6 +19,7 @@ celery_app = app.extensions["celery"]
 # Gunicorn's threads share one result backend (by default Celery makes one per thread), and
 # that backend keeps a pool of PostgreSQL connections.
 celery_app.conf.result_backend_thread_safe = True
+results.web_session_options(celery_app)
 results.pool_connections(celery_app.backend)
 tracing.trace_result_stores(celery_app.backend)
 

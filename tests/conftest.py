@@ -98,10 +98,12 @@ class StackFactory:
     def __init__(self, tmp_path: Path):
         self.tmp_path = tmp_path
         self.stacks: list[Stack] = []
+        self.queues: list[str] = []  # every queue handed out, deleted at the end
 
     def env(self, mode: str, **extra: str) -> tuple[dict[str, str], Path, str]:
         run_dir = self.tmp_path / f"run-{len(self.stacks)}"
         queue = f"test-{uuid.uuid4().hex[:12]}"
+        self.queues.append(queue)
         values = {
             "WORKSHOP_MODE": mode,
             "WORKSHOP_RUN_DIR": str(run_dir),
@@ -156,17 +158,18 @@ class StackFactory:
         for stack in self.stacks:
             for process in stack.processes.values():
                 process.stop()
-            delete_queue(stack)
+        delete_queues(self.queues)
 
 
-def delete_queue(stack: Stack) -> None:
-    """Remove the test's queue from RabbitMQ, so runs do not leave queues behind."""
-    if stack.env["WORKSHOP_MODE"] == "embedded" or not reachable(SETTINGS.celery_broker_url):
+def delete_queues(queues: list[str]) -> None:
+    """Remove the tests' queues from RabbitMQ, so runs do not leave queues behind."""
+    if not queues or not reachable(SETTINGS.celery_broker_url):
         return
     from kombu import Connection
 
     with Connection(SETTINGS.celery_broker_url, connect_timeout=2) as connection:
-        connection.default_channel.queue_delete(stack.queue)
+        for queue in queues:
+            connection.default_channel.queue_delete(queue)
 
 
 @pytest.fixture

@@ -298,7 +298,7 @@ def test_stress_prints_its_figures_and_loses_nothing(stack, target):
     out = done.stdout
     assert f"40 requests, 8 concurrent, through {target}" in out
     assert re.search(r"enqueue rate\s+│ \d+ requests/s", out)
-    assert re.search(r"errors\s+│ 0", out) and re.search(r"lost tasks.*│ 0", out)
+    assert re.search(r"errors\s+│ 0", out) and re.search(r"unfinished tasks.*│ 0", out)
     assert re.search(r"worker1@\S+: \d+, worker2@\S+: \d+", out)
     assert "baseline: apply_async" in out
 

@@ -5,7 +5,7 @@
 2. Wait for every accepted task in the result backend.
 3. Feed the same N tasks to the same workers straight from this process with apply_async: the
    baseline that shows what HTTP costs.
-4. Print requests/s, latency percentiles, errors, lost tasks and the spread over the workers.
+4. Print requests/s, latency percentiles, errors, unfinished tasks and the spread over workers.
 Exit status 1 if any request failed or any accepted task never finished.
 """
 
@@ -40,6 +40,7 @@ class Report:
     http_seconds: float
     results: dict[str, dict] = field(default_factory=dict)
     baseline_rate: float | None = None
+    timeout: float = 60
 
     @property
     def accepted(self) -> list[Sent]:
@@ -50,10 +51,10 @@ class Report:
         return Counter(s.error or str(s.status) for s in self.sent if s.status != 202)
 
     @property
-    def lost(self) -> list[str]:
+    def lost(self) -> list[str]:  # accepted, but no result before the timeout
         return [s.task_id for s in self.accepted if s.task_id not in self.results]
 
-    def task_rate(self) -> float:
+    def task_rate(self) -> float:  # whole tasks per second, first request to last result
         finished = [r["finished_at"] for r in self.results.values()]
         if not finished:
             return 0.0
@@ -100,6 +101,18 @@ async def send_all(base_url: str, n: int, concurrency: int, seconds: float, prog
     return sent
 
 
+def finished_results(backend, task_ids: list[str]) -> dict[str, dict]:
+    """Results of the tasks among `task_ids` that succeeded: one SQL query for all of them."""
+    session = backend.ResultSession()
+    try:
+        rows = session.query(backend.task_cls).filter(
+            backend.task_cls.task_id.in_(task_ids), backend.task_cls.status == "SUCCESS"
+        )
+        return {row.task_id: backend._decode_stored_result(row.result) for row in rows}
+    finally:
+        session.close()
+
+
 def wait_for_results(celery_app, task_ids: list[str], timeout: float, progress) -> dict[str, dict]:
     """Read each task's final result from the result backend (bounded by `timeout`)."""
     backend = celery_app.backend
@@ -108,17 +121,13 @@ def wait_for_results(celery_app, task_ids: list[str], timeout: float, progress) 
     task = progress.add_task("waiting for the tasks", total=len(task_ids))
     deadline = time.monotonic() + timeout
     while pending and time.monotonic() < deadline:
-        still = []
-        for task_id in pending:
-            meta = backend.get_task_meta(task_id)
-            if meta["status"] == "SUCCESS":
-                results[task_id] = meta["result"]
-                progress.advance(task)
-            elif meta["status"] != "FAILURE":
-                still.append(task_id)
-        pending = still
+        for start in range(0, len(pending), 500):
+            found = finished_results(backend, pending[start : start + 500])
+            results.update(found)
+            progress.advance(task, len(found))
+        pending = [task_id for task_id in pending if task_id not in results]
         if pending:
-            time.sleep(0.2)  # a pause between two bounded polling rounds
+            time.sleep(0.25)  # a pause between two bounded polling rounds
     return results
 
 
@@ -135,6 +144,16 @@ def baseline(celery_app, n: int, seconds: float, timeout: float, progress) -> fl
     results = wait_for_results(celery_app, ids, timeout, progress)
     finished = [r["finished_at"] for r in results.values()]
     return len(finished) / (max(finished) - started) if finished else 0.0
+
+
+def queue_depth(celery_app) -> int:
+    """How many messages wait in the step's queue right now (0 if the broker cannot say)."""
+    queue = celery_app.conf.task_default_queue
+    try:
+        with celery_app.connection_for_read() as connection:
+            return connection.default_channel.queue_declare(queue, passive=True).message_count
+    except Exception:  # no such queue yet, or a transport that cannot count
+        return 0
 
 
 def show(report: Report, target: str, concurrency: int, console: Console) -> None:
@@ -166,7 +185,9 @@ def show(report: Report, target: str, concurrency: int, console: Console) -> Non
         )
     errors = report.errors
     table.add_row("errors", ", ".join(f"{k}: {v}" for k, v in errors.items()) or "0")
-    table.add_row("lost tasks (accepted, never finished)", str(len(report.lost)))
+    table.add_row(
+        f"unfinished tasks (accepted, not done after {report.timeout:g} s)", str(len(report.lost))
+    )
     spread = Counter(r["worker"] for r in report.results.values())
     table.add_row("tasks per worker", ", ".join(f"{w}: {c}" for w, c in sorted(spread.items())))
     console.print(table)
@@ -187,11 +208,18 @@ def stress(
     except httpx.HTTPError as error:
         console.print(f"[red]✗ nothing answers at {base_url} ({error})[/]: start `make step02`.")
         return 1, Report([], 1)
-    timeout = 60 + n * seconds
+    waiting = queue_depth(celery_app)
+    if waiting:
+        console.print(
+            f"[yellow]{waiting} messages already wait in the queue[/]: these tasks "
+            "queue behind them, so the figures will be off. Let the workers drain "
+            "the queue first."
+        )
+    timeout = 60 + n * seconds + waiting * 0.05
     with Progress(console=console, transient=False) as progress:
         began = time.perf_counter()
         sent = asyncio.run(send_all(base_url, n, concurrency, seconds, progress))
-        report = Report(sent, time.perf_counter() - began)
+        report = Report(sent, time.perf_counter() - began, timeout=timeout)
         ids = [s.task_id for s in report.accepted]
         report.results = wait_for_results(celery_app, ids, timeout, progress)
         if with_baseline:
@@ -201,6 +229,6 @@ def stress(
     if failed:
         console.print(
             f"[red]✗ {sum(report.errors.values())} failed requests, "
-            f"{len(report.lost)} lost tasks[/]"
+            f"{len(report.lost)} accepted tasks not finished after {report.timeout:g} s[/]"
         )
     return (1 if failed else 0), report

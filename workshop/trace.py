@@ -25,15 +25,19 @@ def epoch(iso: str) -> float:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
-def read_jsonl(path: Path) -> list[dict]:
+def read_jsonl(path: Path, containing: str) -> list[dict]:
+    """The JSON lines of `path` that contain `containing` (a cheap text test before parsing)."""
     if not path.exists():
         return []
     rows = []
-    for line in path.read_text(errors="replace").splitlines():
-        try:
-            rows.append(json.loads(line))
-        except ValueError:
-            continue  # a line still being written
+    with path.open(errors="replace") as lines:
+        for line in lines:
+            if containing not in line:
+                continue
+            try:
+                rows.append(json.loads(line))
+            except ValueError:
+                continue  # a line still being written
     return rows
 
 
@@ -70,7 +74,7 @@ class TraceIncomplete(LookupError):
 
 def build(task_id: str, paths: Paths) -> Timeline:
     """Assemble the timeline; TraceIncomplete says which piece is still missing."""
-    spans = read_jsonl(paths.spans)
+    spans = read_jsonl(paths.spans, task_id)
     publish = next(
         (
             s
@@ -81,9 +85,12 @@ def build(task_id: str, paths: Paths) -> Timeline:
         None,
     )
     if publish is None:
-        raise TraceIncomplete(f"no span published task {task_id} (is it a step-2 task?)")
+        raise TraceIncomplete(
+            f"no span published task {task_id} "
+            "(is it a step-2 task? is tracing off, OTEL_SDK_DISABLED?)"
+        )
     trace_id = publish["context"]["trace_id"]
-    same = [s for s in spans if s["context"]["trace_id"] == trace_id]
+    same = [s for s in read_jsonl(paths.spans, trace_id) if s["context"]["trace_id"] == trace_id]
     server = next((s for s in same if s["kind"] == "SpanKind.SERVER"), None)
     run = next((s for s in same if s["name"].startswith("run/")), None)
     stores = [
@@ -92,7 +99,10 @@ def build(task_id: str, paths: Paths) -> Timeline:
         if s["name"].split(" ")[-1] in FINAL_STATES and s["name"].startswith("store ")
     ]
     request_id = trace_id.removeprefix("0x")
-    access = next((r for r in read_jsonl(paths.access_log) if r["request_id"] == request_id), None)
+    access = next(
+        (r for r in read_jsonl(paths.access_log, request_id) if r["request_id"] == request_id),
+        None,
+    )
     for piece, name in (
         (server, "the Flask request span"),
         (run, "the worker's run span"),
