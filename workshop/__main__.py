@@ -33,6 +33,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     # soft_wrap: one check, one line, whatever the width (logs and grep stay readable).
+    # Like honcho, read .env (without overriding the environment), so every command and every
+    # process it starts sees the same settings.
+    from dotenv import load_dotenv
+
+    from workshop.settings import ROOT
+
+    load_dotenv(ROOT / ".env", override=False)
     console = Console(soft_wrap=True)
     if args.command == "doctor":
         from workshop.doctor import doctor
