@@ -123,6 +123,11 @@ def test_the_template_filled_like_the_nginx_image_does_is_valid(tmp_path):
 
 def test_every_variable_compose_needs_is_in_env_example():
     example = (ROOT / ".env.example").read_text()
-    for variable in ("RABBITMQ_USER", "RABBITMQ_PASSWORD", "POSTGRES_PASSWORD", "TASK_SECONDS",
-                     "FLOWER_BASIC_AUTH"):
+    for variable in (
+        "RABBITMQ_USER",
+        "RABBITMQ_PASSWORD",
+        "POSTGRES_PASSWORD",
+        "TASK_SECONDS",
+        "FLOWER_BASIC_AUTH",
+    ):
         assert f"\n{variable}=" in example, variable

@@ -100,7 +100,10 @@ def stack(tmp_path_factory, request):
             "GUNICORN_WORKERS": "2",
             "FLOWER_BASIC_AUTH": "tester:s3cret",
             "CELERY_TASK_DEFAULT_QUEUE": f"test-{uuid.uuid4().hex[:12]}",
+            # Worker names of its own: a learner's step may run on the same broker.
+            "WORKER_PREFIX": f"t{uuid.uuid4().hex[:6]}-",
             "TASK_SECONDS": "0.2",
+            "COLUMNS": "200",  # tables as in a wide terminal: one row, one line
         }
     )
     log = run_dir / "launcher.log"
@@ -168,7 +171,8 @@ def test_fifty_requests_all_accepted_all_finished_on_both_workers(stack):
         results = [stack.wait_done(client, task_id) for task_id in ids]
     assert all(r["state"] == "SUCCESS" for r in results)
     workers = {r["result"]["worker"] for r in results}
-    assert {w.split("@")[0] for w in workers} == {"worker1", "worker2"}
+    prefix = stack.env["WORKER_PREFIX"]
+    assert {w.split("@")[0] for w in workers} == {f"{prefix}worker1", f"{prefix}worker2"}
 
 
 def test_one_id_follows_the_request_through_every_hop(stack):
@@ -268,11 +272,13 @@ def test_a_worker_killed_with_sigkill_is_restarted_and_the_rest_keep_serving(sta
     from tests.conftest import SETTINGS
     from workshop.probe import ping_workers
 
-    wait_until(
-        lambda: len(ping_workers(SETTINGS.celery_broker_url, {}, 1)) >= 2,
-        30,
-        what="the restarted worker answering ping",
-    )
+    prefix = stack.env["WORKER_PREFIX"]
+
+    def both_answer() -> bool:
+        names = {n.split("@")[0] for n in ping_workers(SETTINGS.celery_broker_url, {}, 1)}
+        return {f"{prefix}worker1", f"{prefix}worker2"} <= names
+
+    wait_until(both_answer, 30, what="the restarted worker answering ping")
 
 
 def test_ps_shows_the_masters_and_their_workers(stack):
@@ -281,7 +287,9 @@ def test_ps_shows_the_masters_and_their_workers(stack):
     out = done.stdout
     assert out.count("Nginx master") == 1 and out.count("Nginx worker") == 2
     assert out.count("Gunicorn master") == 1 and out.count("Gunicorn worker") == 2
-    assert out.count("Celery worker worker1@") == 1 and out.count("Celery worker worker2@") == 1
+    prefix = stack.env["WORKER_PREFIX"]
+    assert out.count(f"Celery worker {prefix}worker1@") == 1
+    assert out.count(f"Celery worker {prefix}worker2@") == 1
     assert out.count("Celery pool process") == 4 and "Flower" in out
 
 
@@ -299,7 +307,7 @@ def test_stress_prints_its_figures_and_loses_nothing(stack, target):
     assert f"40 requests, 8 concurrent, through {target}" in out
     assert re.search(r"enqueue rate\s+│ \d+ requests/s", out)
     assert re.search(r"errors\s+│ 0", out) and re.search(r"unfinished tasks.*│ 0", out)
-    assert re.search(r"worker1@\S+: \d+, worker2@\S+: \d+", out)
+    assert re.search(r"worker1@\S+: \d+, \S+worker2@\S+: \d+", out)
     assert "baseline: apply_async" in out
 
 

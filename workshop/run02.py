@@ -53,7 +53,7 @@ def run_step02(port: int | None, console: Console) -> int:
         console.print(f"[red]{error}[/]")
         return 1
     export_choice(services)
-    names = [f"worker{n}@{socket.gethostname()}" for n in (1, 2)]
+    names = [f"{name}@{socket.gethostname()}" for name in stack02.worker_names()]
     if clash := workers_already_running(services, names):
         console.print(
             f"[red]A worker named {', '.join(clash)} already answers on this broker.[/] "

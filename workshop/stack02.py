@@ -122,6 +122,12 @@ http {{
     return conf
 
 
+def worker_names(count: int = 2) -> list[str]:
+    """worker1, worker2: WORKER_PREFIX in front lets a second stack share the broker (tests)."""
+    prefix = os.environ.get("WORKER_PREFIX", "")
+    return [f"{prefix}worker{number}" for number in range(1, count + 1)]
+
+
 def flower_auth() -> tuple[str, bool]:
     """FLOWER_BASIC_AUTH (user:password) from the environment, or a fresh random one."""
     given = os.environ.get("FLOWER_BASIC_AUTH")
@@ -141,10 +147,10 @@ def render_supervisord(paths: Paths, ports: Ports, workers: int = 2) -> Path:
         "step02_nginx_gunicorn.wsgi:app",
         "flower": f"{celery} flower --address=127.0.0.1 --port={ports.flower}",
     }
-    for number in range(1, workers + 1):
+    for name in worker_names(workers):
         # -E sends task events, which Flower shows; %%h is the host name (%% escapes supervisord).
-        programs[f"worker{number}"] = (
-            f"{celery} worker --loglevel=INFO --hostname=worker{number}@%%h --concurrency=2 -E"
+        programs[name.removeprefix(os.environ.get("WORKER_PREFIX", ""))] = (
+            f"{celery} worker --loglevel=INFO --hostname={name}@%%h --concurrency=2 -E"
         )
     sections = [
         f"""; Rendered by `make step02`. supervisord restarts any program that dies.
