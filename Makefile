@@ -12,9 +12,11 @@ PORT   ?=
 N      ?= 500
 C      ?= 20
 TARGET ?= nginx
+# Step 2's helpers follow `PORT=` to the Nginx port of the running stack.
+STEP02_ENV := $(if $(PORT),NGINX_PORT=$(PORT))
 
 .PHONY: help setup doctor services step01 step01-broken step01-docker check-step01 \
-	step02 step02-docker check-step02 stress demo test lint clean
+	step02 step02-docker check-step02 ps trace stress demo test lint clean
 
 help: ## list the targets (this page)
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -76,13 +78,20 @@ step02-docker: ## step 2 in containers (needs a Docker engine and a .env)
 	docker compose --profile step02 up --build
 
 check-step02: setup ## verify the running step 2 hop by hop
-	@$(BIN)/python -m workshop check step02 $(if $(PORT),--url http://localhost:$(PORT))
+	@$(STEP02_ENV) $(BIN)/python -m workshop check step02
+
+ps: setup ## the running step 2's processes: masters, workers, pools
+	@$(STEP02_ENV) $(BIN)/python -m workshop ps step02
+
+trace: setup ## one step-2 request hop by hop: make trace ID=<task_id>
+	@test -n "$(ID)" || { echo "Usage: make trace ID=<task_id>"; exit 2; }
+	@$(STEP02_ENV) $(BIN)/python -m workshop trace $(ID)
 
 stress: setup ## load the running step 2: N requests, C at a time, TARGET=nginx|gunicorn
-	@$(BIN)/python -m workshop stress -n $(N) -c $(C) --target $(TARGET)
+	@$(STEP02_ENV) $(BIN)/python -m workshop stress -n $(N) -c $(C) --target $(TARGET)
 
 demo: setup ## for instructors: start step 2, 50 requests, spread, one timeline, stop
-	@$(BIN)/python -m workshop demo
+	@$(STEP02_ENV) $(BIN)/python -m workshop demo
 
 test: setup ## run the test suite (real services when present; `make services` to start them)
 	$(BIN)/python -m pytest

@@ -17,8 +17,9 @@ worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 keepalive = 75
 
-# A request may take 30 s at most; Nginx waits longer (proxy_read_timeout 35s) so that it is
-# Gunicorn, not Nginx, that decides. Workers get 10 s to finish their requests on shutdown.
+# A worker that stops answering its master for 30 s is killed and replaced. (With gthread the
+# master hears from the worker's main thread, so this does not cut one slow request: Nginx
+# does, with a 504 after 35 s.) Workers get 10 s to finish their requests on shutdown.
 timeout = 30
 graceful_timeout = 10
 

@@ -156,7 +156,7 @@ def test_check_step02_passes_hop_by_hop(stack):
         "✓ RabbitMQ reachable",
         "✓ PostgreSQL reachable",
         "✓ 2 Celery workers answer ping",
-        "✓ both workers took tasks",
+        "✓ 2 workers took tasks",
         "✓ a 2 MB body gets a JSON 413",
         "✓ Flower answers on port",
     ):
@@ -252,6 +252,20 @@ def test_a_body_over_the_limit_is_a_json_413_from_nginx(stack):
     assert answer.status_code == 413
     assert answer.headers["server"] == "nginx"  # no version: server_tokens off
     assert answer.json()["error"] == "Request Entity Too Large"
+    assert len(answer.headers["x-request-id"]) == 32
+
+
+def test_a_client_cannot_forge_the_host_of_the_status_url(stack):
+    # ProxyFix trusts X-Forwarded-Host from one proxy: Nginx must overwrite the client's own.
+    answer = httpx.post(
+        f"{stack.nginx}/api/process_data",
+        json={"seconds": 0},
+        headers={"X-Forwarded-Host": "evil.example"},
+        timeout=10,
+    )
+    assert answer.status_code == 202
+    assert "evil.example" not in answer.headers["location"]
+    assert answer.headers["location"].startswith(f"{stack.nginx}/api/tasks/")
 
 
 def test_a_worker_killed_with_sigkill_is_restarted_and_the_rest_keep_serving(stack):

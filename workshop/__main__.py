@@ -1,6 +1,7 @@
 """Workshop commands: ``python -m workshop doctor|check STEP|run STEP``."""
 
 import argparse
+import os
 import sys
 
 from rich.console import Console
@@ -49,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         from workshop.check import CHECKS
         from workshop.steps import STEPS
 
-        url = args.url or f"http://localhost:{STEPS[args.step].port}"
+        port = os.environ.get("NGINX_PORT") if args.step == "step02" else None
+        url = args.url or f"http://localhost:{port or STEPS[args.step].port}"
         return CHECKS[args.step](url.rstrip("/"), args.timeout, console)
     if args.command == "demo":
         from workshop.demo import demo as run_demo

@@ -30,16 +30,16 @@ def run_step02(port: int | None, console: Console) -> int:
             "`sudo apt-get install nginx` (Debian/Ubuntu) or `brew install nginx`."
         )
         return 1
-    for name, number in (
-        ("Nginx", ports.nginx),
-        ("Gunicorn", ports.gunicorn),
-        ("Flower", ports.flower),
+    for name, number, variable in (
+        ("Nginx", ports.nginx, "NGINX_PORT"),
+        ("Gunicorn", ports.gunicorn, "GUNICORN_PORT"),
+        ("Flower", ports.flower, "FLOWER_PORT"),
     ):
         if port_in_use(number):
             console.print(
                 f"[red]Port {number} ({name}) is already in use.[/] Is step 2 already "
-                "running? Stop it with Ctrl-C, or choose other ports: "
-                "`make step02 PORT=8889` (NGINX_PORT, GUNICORN_PORT, FLOWER_PORT)."
+                "running? Stop it with Ctrl-C, or choose another port: "
+                f"`{variable}={number + 1} make step02`."
             )
             return 1
 
@@ -159,10 +159,10 @@ def print_try_it(ports, auth: str, generated: bool, paths, console: Console) -> 
         f"Logs:              {paths.logs}/",
         "",
         f"for i in $(seq 50); do curl -s -X POST localhost:{ports.nginx}/api/process_data "
-        "-H 'Content-Type: application/json' -d '{\"seconds\": 1}'; echo; done",
+        "-H 'Content-Type: application/json' -d '{\"seconds\": 1}'; done",
         "make check-step02              # every hop, one line each",
-        "python -m workshop ps step02   # the master and worker processes",
-        "python -m workshop trace <task_id>   # one request's timeline, hop by hop",
+        "make ps                        # the master and worker processes",
+        "make trace ID=<task_id>        # one request's timeline, hop by hop",
         "make stress N=500 C=20         # load through Nginx, with figures",
     ]:
         console.print(line, highlight=False, markup=False)

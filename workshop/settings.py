@@ -191,7 +191,7 @@ class CeleryServices:
             return None
         return "\n".join(
             [
-                "EMBEDDED DEFAULT IN USE: this works for learning, but it is not RabbitMQ/Redis.",
+                "EMBEDDED DEFAULT IN USE: fine for learning, but these are not the real servers.",
                 *lines,
                 "For the real services: `make services`, then start this step again.",
             ]

@@ -150,7 +150,8 @@ def render_supervisord(paths: Paths, ports: Ports, workers: int = 2) -> Path:
     for name in worker_names(workers):
         # -E sends task events, which Flower shows; %%h is the host name (%% escapes supervisord).
         programs[name.removeprefix(os.environ.get("WORKER_PREFIX", ""))] = (
-            f"{celery} worker --loglevel=INFO --hostname={name}@%%h --concurrency=2 -E"
+            f"{celery} worker --loglevel=INFO --hostname={name}@%%h -E "
+            f"--concurrency={os.environ.get('WORKER_CONCURRENCY', '2')}"
         )
     sections = [
         f"""; Rendered by `make step02`. supervisord restarts any program that dies.
