@@ -10,7 +10,6 @@ or to an OTLP collector when OTEL_EXPORTER_OTLP_ENDPOINT is set.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from collections.abc import Sequence
@@ -38,7 +37,8 @@ class JsonLinesExporter(SpanExporter):
         self.lock = threading.Lock()
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        lines = "".join(json.dumps(json.loads(span.to_json(indent=None))) + "\n" for span in spans)
+        # to_json(indent=None) is already one line of JSON per span.
+        lines = "".join(span.to_json(indent=None) + "\n" for span in spans)
         with self.lock, self.path.open("a") as out:
             out.write(lines)
         return SpanExportResult.SUCCESS
