@@ -57,14 +57,13 @@ def available(service: str) -> tuple[bool, str]:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
-    for marker in item.iter_markers("needs"):
-        for service in marker.args:
-            present, message = available(service)
-            if present:
-                continue
-            if STRICT:
-                pytest.fail(message, pytrace=False)
-            pytest.skip(message)
+    needed = dict.fromkeys(s for marker in item.iter_markers("needs") for s in marker.args)
+    missing = [message for present, message in map(available, needed) if not present]
+    if missing:
+        message = "; ".join(missing)
+        if STRICT:
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
 
 
 @dataclass
