@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -41,23 +42,27 @@ def states_until_done(stack, task_id: str, timeout: float = 20) -> list[str]:
     return seen
 
 
-def run_check(stack, timeout: float = 10) -> subprocess.CompletedProcess:
+def workshop(*args: str, env: dict | None = None, timeout: float = 60):
+    """Run `python -m workshop ARGS` as a learner would, and capture what it prints."""
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "workshop",
-            "check",
-            "step01",
-            "--url",
-            stack.base_url,
-            "--timeout",
-            str(timeout),
-        ],
+        [sys.executable, "-m", "workshop", *args],
         cwd=ROOT,
-        env=stack.env,
+        env=env,
         capture_output=True,
         text=True,
+        timeout=timeout,
+    )
+
+
+def run_check(stack, timeout: float = 10) -> subprocess.CompletedProcess:
+    return workshop(
+        "check",
+        "step01",
+        "--url",
+        stack.base_url,
+        "--timeout",
+        str(timeout),
+        env=stack.env,
         timeout=timeout + 60,
     )
 
@@ -191,21 +196,7 @@ def test_check_fails_with_a_hint_when_no_worker_runs(stacks):
 
 
 def test_check_fails_when_nothing_runs():
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "workshop",
-            "check",
-            "step01",
-            "--url",
-            f"http://127.0.0.1:{free_port()}",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = workshop("check", "step01", "--url", f"http://127.0.0.1:{free_port()}")
     assert done.returncode == 1
     assert "✗ Flask does not answer" in done.stdout and "make step01" in done.stdout
 
@@ -235,22 +226,7 @@ def test_make_step01_launcher_runs_the_procfile_and_ctrl_c_stops_everything(stac
         text = log.read_text()
         assert f"curl -s -X POST localhost:{port}/api/process_data" in text
 
-        check = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "workshop",
-                "check",
-                "step01",
-                "--url",
-                f"http://127.0.0.1:{port}",
-            ],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        check = workshop("check", "step01", "--url", f"http://127.0.0.1:{port}", env=env)
         assert check.returncode == 0, check.stdout + log.read_text()
         assert f"{queue}@" in check.stdout
 
@@ -268,16 +244,10 @@ def test_make_step01_launcher_runs_the_procfile_and_ctrl_c_stops_everything(stac
 
 
 def test_the_launcher_says_when_the_port_is_taken(tmp_path):
-    with __import__("socket").create_server(("127.0.0.1", 0)) as server:
+    with socket.create_server(("127.0.0.1", 0)) as server:
         port = server.getsockname()[1]
-        done = subprocess.run(
-            [sys.executable, "-m", "workshop", "run", "step01", "--port", str(port)],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env=env_with_venv({"WORKSHOP_MODE": "embedded", "WORKSHOP_RUN_DIR": str(tmp_path)}),
-        )
+        env = env_with_venv({"WORKSHOP_MODE": "embedded", "WORKSHOP_RUN_DIR": str(tmp_path)})
+        done = workshop("run", "step01", "--port", str(port), env=env)
     assert done.returncode == 1
     assert f"Port {port} is already in use" in done.stdout
     assert f"make step01 PORT={port + 10}" in done.stdout
