@@ -8,6 +8,7 @@ WORKSHOP_MODE=services, where a missing server FAILS the test.
 from __future__ import annotations
 
 import os
+import socket
 import sys
 import uuid
 from dataclasses import dataclass, field
@@ -115,7 +116,11 @@ class StackFactory:
     def start(self, mode: str, worker: bool = True, **extra: str) -> Stack:
         env, run_dir, queue = self.env(mode, **extra)
         port = free_port()
-        stack = Stack(f"http://127.0.0.1:{port}", env, run_dir, queue, f"{queue}@test")
+        # The worker's name (WORKER_NAME, as make step01 uses it) is unique to this test.
+        env["WORKER_NAME"] = queue
+        stack = Stack(
+            f"http://127.0.0.1:{port}", env, run_dir, queue, f"{queue}@{socket.gethostname()}"
+        )
         self.stacks.append(stack)
         logs = self.tmp_path / f"logs-{len(self.stacks)}"
         logs.mkdir()

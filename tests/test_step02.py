@@ -325,6 +325,28 @@ def test_stress_prints_its_figures_and_loses_nothing(stack, target):
     assert "baseline: apply_async" in out
 
 
+def test_stress_fails_when_accepted_tasks_do_not_finish(stack):
+    stack.supervisorctl("stop", "worker1", "worker2")
+    try:
+        done = stack.workshop("stress", "-n", "5", "-c", "2", "--no-baseline", "--timeout", "2")
+        assert done.returncode == 1
+        assert "5 accepted tasks not finished after 2 s" in done.stdout
+    finally:
+        stack.supervisorctl("start", "worker1", "worker2")
+        from tests.conftest import SETTINGS
+        from workshop.probe import ping_workers
+
+        prefix = stack.env["WORKER_PREFIX"]
+        wait_until(
+            lambda: (
+                {f"{prefix}worker1", f"{prefix}worker2"}
+                <= {n.split("@")[0] for n in ping_workers(SETTINGS.celery_broker_url, {}, 1)}
+            ),
+            60,
+            what="both workers back",
+        )
+
+
 def test_the_demo_runs_on_the_running_stack(stack):
     done = stack.workshop("demo", "-n", "20", timeout=240)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     stress.add_argument("--target", choices=["nginx", "gunicorn"], default="nginx")
     stress.add_argument("--seconds", type=float, default=0, help="simulated work per task")
     stress.add_argument("--no-baseline", action="store_true", help="skip the apply_async run")
+    stress.add_argument("--timeout", type=float, help="seconds to wait for the tasks")
     demo = commands.add_parser("demo", help="step 2 for an audience: start, load, trace, stop")
     demo.add_argument("-n", "--requests", type=int, default=50)
     args = parser.parse_args(argv)
@@ -67,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             args.seconds,
             not args.no_baseline,
             console,
+            args.timeout,
         )
         return code
     if args.command == "ps":

@@ -6,6 +6,8 @@ The test suite runs these same checks against the steps it starts.
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 import uuid
 
@@ -14,6 +16,7 @@ from rich.console import Console
 
 from workshop.probe import broker_url_for, ping_workers
 from workshop.settings import endpoint, reachable, safe_url, scheme
+from workshop.stack02 import worker_names
 
 SERVER_NAMES = {"amqp": "RabbitMQ", "redis": "Redis", "postgresql": "PostgreSQL"}
 
@@ -49,20 +52,26 @@ def check_service(report: Report, role: str, info: dict) -> None:
         report.fail(f"{kind} not reachable at {host}:{port}", "start it with `make services`")
 
 
-def check_workers(report: Report, health: dict, minimum: int, start_hint: str) -> None:
+def check_workers(report: Report, health: dict, expected: list[str], start_hint: str) -> None:
+    """The step's own workers (by name) answer ping; other workers on the broker are mentioned."""
     url, options = broker_url_for(health)
     try:
         names = ping_workers(url, options, timeout=2)
     except Exception as error:  # any kombu/socket error means the same thing here
         report.fail(f"could not ping workers through {safe_url(url)} ({error})", start_hint)
         return
-    if len(names) >= minimum:
-        plural = "worker answers" if len(names) == 1 else "workers answer"
-        report.ok(f"{len(names)} Celery {plural} ping: {', '.join(names)}")
+    host = socket.gethostname()
+    wanted = [f"{name}@{host}" for name in expected]
+    missing = [name for name in wanted if name not in names]
+    others = sorted(set(names) - set(wanted))
+    also = f" (also on this broker: {', '.join(others)})" if others else ""
+    if not missing:
+        plural = "worker answers" if len(wanted) == 1 else "workers answer"
+        report.ok(f"{len(wanted)} Celery {plural} ping: {', '.join(wanted)}{also}")
     else:
         report.fail(
-            f"{len(names)} Celery worker(s) answered ping within 2 s, expected {minimum}",
-            f"is a worker running? ({start_hint} starts one)",
+            f"no answer to ping from {', '.join(missing)} within 2 s{also}",
+            f"is the worker running? ({start_hint} starts it)",
         )
 
 
@@ -126,7 +135,8 @@ def check_step01(base_url: str, timeout: float, console: Console) -> int:
         report.ok(f"Flask answers at {base_url} ({mode}, WORKSHOP_MODE={health['mode']})")
         check_service(report, "broker", health["broker"])
         check_service(report, "result backend", health["result_backend"])
-        check_workers(report, health, minimum=1, start_hint=start_hint)
+        worker = os.environ.get("WORKER_NAME", "worker1")
+        check_workers(report, health, [worker], start_hint=start_hint)
         try:
             check_task_api(report, client, timeout, start_hint)
         except (httpx.HTTPError, ValueError, KeyError) as error:
@@ -163,7 +173,6 @@ def gunicorn_processes(port: int) -> tuple[int | None, list[int]]:
 
 def check_step02(base_url: str, timeout: float, console: Console) -> int:
     import concurrent.futures
-    import os
 
     from workshop.stack02 import Ports
 
@@ -205,7 +214,7 @@ def check_step02(base_url: str, timeout: float, console: Console) -> int:
             )
         check_service(report, "broker", health["broker"])
         check_service(report, "result backend", health["result_backend"])
-        check_workers(report, health, minimum=2, start_hint=start_hint)
+        check_workers(report, health, worker_names(), start_hint=start_hint)
 
         try:
             # Six tasks at once: two workers with two pool processes each must share them.

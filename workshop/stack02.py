@@ -142,7 +142,9 @@ def render_supervisord(paths: Paths, ports: Ports, workers: int = 2) -> Path:
     bin_dir = VENV_BIN
     celery = f"{bin_dir / 'celery'} -A step02_nginx_gunicorn.worker"
     programs = {
-        "nginx": f"{nginx_binary()} -p {paths.nginx} -c {nginx_conf} -g 'daemon off;'",
+        # -e: the start-up error log too is ours (the default one under /var/log needs root).
+        "nginx": f"{nginx_binary()} -p {paths.nginx} -c {nginx_conf} "
+        f"-e {paths.logs / 'nginx-error.log'} -g 'daemon off;'",
         "gunicorn": f"{bin_dir / 'gunicorn'} -c {STEP / 'gunicorn.conf.py'} "
         "step02_nginx_gunicorn.wsgi:app",
         "flower": f"{celery} flower --address=127.0.0.1 --port={ports.flower}",

@@ -194,7 +194,13 @@ def show(report: Report, target: str, concurrency: int, console: Console) -> Non
 
 
 def stress(
-    n: int, concurrency: int, target: str, seconds: float, with_baseline: bool, console: Console
+    n: int,
+    concurrency: int,
+    target: str,
+    seconds: float,
+    with_baseline: bool,
+    console: Console,
+    timeout: float | None = None,
 ) -> tuple[int, Report]:
     from step02_nginx_gunicorn.results import pool_connections
     from step02_nginx_gunicorn.worker import celery_app  # the same app, broker and backend
@@ -215,7 +221,8 @@ def stress(
             "queue behind them, so the figures will be off. Let the workers drain "
             "the queue first."
         )
-    timeout = 60 + n * seconds + waiting * 0.05
+    if timeout is None:  # long enough for the queue ahead and the work itself
+        timeout = 60 + n * seconds + waiting * 0.05
     with Progress(console=console, transient=False) as progress:
         began = time.perf_counter()
         sent = asyncio.run(send_all(base_url, n, concurrency, seconds, progress))
