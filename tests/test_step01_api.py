@@ -113,10 +113,10 @@ def test_each_state_has_its_status_code(app, client, state, meta, status, extra)
     [
         ("{json}", ["not valid JSON", "line 1 column 2"]),
         ("{'seconds': 1}", ["not valid JSON"]),
-        ("[1, 2]", ["JSON object", "not list"]),
-        ('"text"', ["JSON object", "not str"]),
-        ("null", ["JSON object", "not NoneType"]),
-        ("42", ["JSON object", "not int"]),
+        ("[1, 2]", ["JSON object", "not an array"]),
+        ('"text"', ["JSON object", "not a string"]),
+        ("null", ["JSON object", "not null"]),
+        ("42", ["JSON object", "not a number"]),
         ('{"seconds": "2"}', ['"seconds" must be a number from 0 to 30']),
         ('{"seconds": true}', ['"seconds" must be a number']),
         ('{"seconds": -1}', ['"seconds" must be a number']),
@@ -169,6 +169,7 @@ def test_health_says_the_embedded_default_is_in_use(client, tmp_path):
         "url": "filesystem:///",
         "embedded": True,
         "why": "WORKSHOP_MODE=embedded",
+        "reachable": True,
     }
     assert body["result_backend"]["url"].endswith("results.sqlite")
     assert body["banner"].startswith("EMBEDDED DEFAULT IN USE")
@@ -188,6 +189,22 @@ def test_a_dead_broker_gives_a_quick_503_and_queues_nothing(app, client, tmp_pat
     with engine.connect() as connection:
         rows = connection.execute(sqlalchemy.text("select count(*) from celery_taskmeta"))
         assert rows.scalar() == 0
+
+
+def test_health_is_503_degraded_when_a_server_does_not_answer(app):
+    closed = f"redis://127.0.0.1:{free_port()}/0"
+    services = app.config["SERVICES"]
+    app.config["SERVICES"] = type(services)(
+        services.mode,
+        services.broker,
+        type(services.backend)("result backend", closed, False),
+        services.run_dir,
+    )
+    answer = app.test_client().get("/health")
+    assert answer.status_code == 503
+    assert answer.json["status"] == "degraded"
+    assert answer.json["result_backend"]["reachable"] is False
+    assert answer.json["broker"]["reachable"] is True
 
 
 def test_a_dead_result_backend_gives_a_quick_503(app):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -193,6 +194,19 @@ def test_check_fails_with_a_hint_when_no_worker_runs(stacks):
         r"\(make step01 starts one\)",
         check.stdout,
     ), check.stdout
+
+
+def test_a_chunked_body_over_the_limit_gets_413_not_a_cut(stacks):
+    # A chunked body has no Content-Length: the size can only be known while reading it.
+    stack = stacks.start("embedded", worker=False)
+    body = json.dumps({"seconds": 1, "data": "x" * 2_000_000}).encode()
+    chunks = (body[i : i + 65536] for i in range(0, len(body), 65536))
+    with stack.client() as client:
+        answer = client.post(
+            "/api/process_data", content=chunks, headers={"Content-Type": "application/json"}
+        )
+    assert answer.status_code == 413, answer.text
+    assert answer.json()["error"] == "Request Entity Too Large"
 
 
 def test_check_fails_when_nothing_runs():

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -224,6 +225,18 @@ def test_one_id_follows_the_request_through_every_hop(stack):
     assert "running in " + worker in human.stdout and "total" in human.stdout
 
 
+def test_a_request_straight_to_gunicorn_has_a_timeline_without_the_nginx_hop(stack):
+    with httpx.Client(base_url=stack.gunicorn, timeout=10) as client:
+        task_id = stack.submit(client, 0.1)
+        stack.wait_done(client, task_id)
+    done = stack.workshop("trace", task_id, "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    timeline = json.loads(done.stdout)
+    assert timeline["request"].endswith("(no Nginx)")
+    assert [s["hop"] for s in timeline["segments"]][0] == "Flask: record the id"
+    assert sum(s["ms"] for s in timeline["segments"]) == pytest.approx(timeline["total_ms"])
+
+
 def test_a_stopped_gunicorn_is_a_json_502_within_a_second(stack):
     assert "gunicorn: stopped" in stack.supervisorctl("stop", "gunicorn")
     try:
@@ -253,6 +266,32 @@ def test_a_body_over_the_limit_is_a_json_413_from_nginx(stack):
     assert answer.headers["server"] == "nginx"  # no version: server_tokens off
     assert answer.json()["error"] == "Request Entity Too Large"
     assert len(answer.headers["x-request-id"]) == 32
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (b"GET /% HTTP/1.1\r\nHost: x\r\n\r\n", 400),  # a URI Nginx cannot decode
+        (b"GARBAGE\r\n\r\n", 400),  # not HTTP at all
+        (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+        (b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n", 400),
+        (b"TRACE / HTTP/1.1\r\nHost: x\r\n\r\n", 405),
+        (b"GET /_errors/400.json HTTP/1.1\r\nHost: x\r\n\r\n", 404),
+    ],
+)
+def test_errors_nginx_answers_itself_are_json(stack, request_bytes, status):
+    port = int(stack.env["NGINX_PORT"])
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(request_bytes)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+            if b"\r\n\r\n" in answer and answer.rstrip().endswith(b"}"):
+                break
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.split(b" ")[1] == str(status).encode(), head
+    assert b"Content-Type: application/json" in head
+    assert json.loads(body)["error"]
 
 
 def test_a_client_cannot_forge_the_host_of_the_status_url(stack):

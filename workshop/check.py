@@ -124,7 +124,10 @@ def check_step01(base_url: str, timeout: float, console: Console) -> int:
     start_hint = "make step01"
     with httpx.Client(base_url=base_url, timeout=5) as client:
         try:
-            health = client.get("/health").json()
+            answer = client.get("/health")
+            health = answer.json()
+            if "broker" not in health:
+                raise ValueError(f"{answer.status_code} {health}")
         except (httpx.HTTPError, ValueError) as error:
             report.fail(
                 f"Flask does not answer at {base_url}/health ({error})",
@@ -206,12 +209,23 @@ def check_step02(base_url: str, timeout: float, console: Console) -> int:
                 f"Gunicorn master (pid {master}) with {len(workers)} workers on "
                 f"port {ports.gunicorn}"
             )
+        elif master is None:
+            report.fail(
+                f"no Gunicorn listens on port {ports.gunicorn}",
+                "is it running? (`make ps`; .run/step02/logs/gunicorn.log says why not)",
+            )
         else:
             report.fail(
                 f"Gunicorn on port {ports.gunicorn}: master {master}, "
                 f"{len(workers)} workers (expected {expected})",
                 "read .run/step02/logs/gunicorn.log",
             )
+        if answer.status_code != 200 or "broker" not in health:
+            report.fail(
+                f"/health through Nginx answered {answer.status_code}: {health.get('message', '')}",
+                "the app behind Nginx does not answer",
+            )
+            return 1
         check_service(report, "broker", health["broker"])
         check_service(report, "result backend", health["result_backend"])
         check_workers(report, health, worker_names(), start_hint=start_hint)

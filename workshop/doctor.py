@@ -23,10 +23,8 @@ from workshop.settings import (
 PORTS = {
     8000: "step 1 (Flask)",
     8888: "step 2 (Nginx)",
-    8003: "step 3 (Django)",
-    8001: "step 4 (FastAPI)",
-    5555: "Flower",
-    8004: "step 3 demo blog",
+    8002: "step 2 (Gunicorn)",
+    5555: "step 2 (Flower)",
 }
 
 
@@ -38,7 +36,7 @@ def docker_engine() -> tuple[bool, str]:
     except subprocess.TimeoutExpired:
         return False, "`docker info` did not answer in 10 s"
     if done.returncode != 0:
-        return False, "docker client only: no engine answers"
+        return False, "a docker client, but no engine answers"
     return True, "engine answers"
 
 
@@ -76,7 +74,7 @@ def rows() -> list[tuple[bool, str, str, str]]:
             engine,
             "Docker engine (optional)",
             detail,
-            "install Docker to use the container path; local processes need none",
+            "start a Docker engine for the container path, or ignore this: local runs need none",
         )
     )
     for port, user in PORTS.items():

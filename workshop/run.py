@@ -5,12 +5,15 @@ Ctrl-C stops every process of the step.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
 
 import httpx
+import psutil
 from rich.console import Console
 
 from workshop.probe import broker_url_for, ping_workers
@@ -61,7 +64,14 @@ def run(step_name: str, port: int | None, console: Console) -> int:
     console.print(f"  result backend: {safe_url(services.backend.url)}", highlight=False)
 
     honcho = [str(VENV_BIN / "honcho"), "-f", str(step.procfile), "-d", str(ROOT), "start"]
-    stack = subprocess.Popen([*honcho, "-p", str(port)], env=env_with_venv())
+    # honcho runs in its own session: Ctrl-C, a closed terminal (SIGHUP) or `kill` reach this
+    # launcher only, and the launcher stops honcho, which stops the step's processes in order.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
+    stack = subprocess.Popen(
+        [*honcho, "-p", str(port)], env=env_with_venv(), start_new_session=True
+    )
+    processes: list[psutil.Process] = []
     try:
         ready = wait_until(
             lambda: stack.poll() is not None or http_ok(f"http://127.0.0.1:{port}/health"),
@@ -69,14 +79,17 @@ def run(step_name: str, port: int | None, console: Console) -> int:
             what=f"{step.name} answering on port {port}",
         )
         if stack.poll() is None and ready:
-            # The web answers first; wait for the worker too, so the panel is the last thing shown.
+            # The web answers first; wait for our worker too, so the panel comes last.
             health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).json()
             url, options = broker_url_for(health)
             wait_until(
-                lambda: stack.poll() is not None or ping_workers(url, options, 1),
+                lambda: (
+                    stack.poll() is not None or set(names) <= set(ping_workers(url, options, 1))
+                ),
                 timeout=60,
-                what=f"a {step.name} worker answering ping",
+                what=f"{', '.join(names)} answering ping",
             )
+        processes = descendants(stack.pid)
         if stack.poll() is None and ready:
             console.rule(f"[bold green]{step.name} is up: try it (Ctrl-C stops it)")
             make_port = "" if port == step.port else f" PORT={port}"
@@ -86,20 +99,51 @@ def run(step_name: str, port: int | None, console: Console) -> int:
                 )
                 console.print(text, highlight=False, markup=False)
             console.rule()
-        return stack.wait()
+        stack.wait()
+        return stack.returncode
     except TimeoutError as error:
         console.print(f"[red]{error}[/]: read the log lines above.")
-        stack.terminate()
-        return stack.wait(timeout=20)
+        return 1
     except KeyboardInterrupt:
-        # The terminal sent Ctrl-C to honcho too; give it time to stop its processes.
-        try:
-            stack.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            stack.kill()
-            return 130
-        console.print(f"{step.name} stopped. Start it again with `make {step.name}`.")
         return 0
+    finally:
+        processes = processes or descendants(stack.pid)
+        stop(stack, processes)
+        with contextlib.suppress(BrokenPipeError):
+            console.print(f"{step.name} stopped. Start it again with `make {step.name}`.")
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def descendants(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def stop(honcho: subprocess.Popen, processes: list[psutil.Process]) -> None:
+    """Ask honcho to stop its processes (SIGINT, as Ctrl-C would); then make sure they are gone."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut this
+    try:
+        if honcho.poll() is None:
+            honcho.send_signal(signal.SIGINT)
+            try:
+                honcho.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                honcho.kill()
+        alive = [p for p in processes if p.is_running()]
+        for process in alive:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.terminate()
+        _, still = psutil.wait_procs(alive, timeout=10)
+        for process in still:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 if __name__ == "__main__":

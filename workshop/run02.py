@@ -16,7 +16,13 @@ from workshop import stack02
 from workshop.probe import broker_url_for, ping_workers
 from workshop.procs import VENV_BIN, port_in_use, wait_until
 from workshop.run import workers_already_running
-from workshop.settings import ServiceUnavailable, celery_services, export_choice, safe_url
+from workshop.settings import (
+    ServiceUnavailable,
+    celery_services,
+    export_choice,
+    print_banner,
+    safe_url,
+)
 from workshop.tail import Tail
 
 
@@ -48,9 +54,18 @@ def run_step02(port: int | None, console: Console) -> int:
     use_postgresql_by_default()
     try:
         services = celery_services()  # writes any fallback back into the environment
-        stack02.create_result_tables(services.backend.url)
     except ServiceUnavailable as error:
         console.print(f"[red]{error}[/]")
+        return 1
+    print_banner(services, file=sys.stdout)
+    try:
+        services.celery_config()  # creates .run/ when the embedded default needs it
+        stack02.create_result_tables(services.backend.url)
+    except Exception as error:  # a database that refuses us: say which one, and why
+        console.print(
+            f"[red]Could not prepare the result tables at "
+            f"{safe_url(services.backend.url)}:[/] {error}"
+        )
         return 1
     export_choice(services)
     names = [f"{name}@{socket.gethostname()}" for name in stack02.worker_names()]
@@ -151,6 +166,7 @@ def print_try_it(ports, auth: str, generated: bool, paths, console: Console) -> 
     user, password = auth.split(":", 1)
     note = " (random: set FLOWER_BASIC_AUTH=user:password in .env to choose)" if generated else ""
     console.rule("[bold green]step02 is up (Ctrl-C stops it)")
+    port = "" if ports.nginx == stack02.Ports.nginx else f" PORT={ports.nginx}"
     for line in [
         f"API through Nginx: http://localhost:{ports.nginx}   Gunicorn direct: "
         f"http://localhost:{ports.gunicorn}",
@@ -160,10 +176,10 @@ def print_try_it(ports, auth: str, generated: bool, paths, console: Console) -> 
         "",
         f"for i in $(seq 50); do curl -s -X POST localhost:{ports.nginx}/api/process_data "
         "-H 'Content-Type: application/json' -d '{\"seconds\": 1}'; done",
-        "make check-step02              # every hop, one line each",
+        f"make check-step02{port}              # every hop, one line each",
         "make ps                        # the master and worker processes",
         "make trace ID=<task_id>        # one request's timeline, hop by hop",
-        "make stress N=500 C=20         # load through Nginx, with figures",
+        f"make stress N=500 C=20{port}         # load through Nginx, with figures",
     ]:
         console.print(line, highlight=False, markup=False)
     console.rule()

@@ -115,7 +115,13 @@ class Service:
     why: str = ""
 
     def describe(self) -> dict:
-        return {"url": safe_url(self.url), "embedded": self.embedded, "why": self.why or None}
+        """For /health: where it is, whether it is the embedded default, whether it answers."""
+        return {
+            "url": safe_url(self.url),
+            "embedded": self.embedded,
+            "why": self.why or None,
+            "reachable": reachable(self.url, timeout=0.3),
+        }
 
 
 def choose(role: str, url: str, embedded_url: str, mode: str) -> Service:

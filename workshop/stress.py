@@ -210,9 +210,17 @@ def stress(
     ports = Ports.from_env()
     base_url = f"http://127.0.0.1:{ports.nginx if target == 'nginx' else ports.gunicorn}"
     try:
-        httpx.get(f"{base_url}/health", timeout=2).raise_for_status()
+        health = httpx.get(f"{base_url}/health", timeout=2)
     except httpx.HTTPError as error:
         console.print(f"[red]✗ nothing answers at {base_url} ({error})[/]: start `make step02`.")
+        return 1, Report([], 1)
+    if health.status_code != 200:
+        hint = (
+            "Gunicorn does not answer behind Nginx: `make ps`"
+            if (health.status_code == 502)
+            else "`make check-step02` tells which hop is down"
+        )
+        console.print(f"[red]✗ {base_url}/health answered {health.status_code}[/]: {hint}.")
         return 1, Report([], 1)
     waiting = queue_depth(celery_app)
     if waiting:

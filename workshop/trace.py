@@ -107,17 +107,24 @@ def build(task_id: str, paths: Paths) -> Timeline:
         (server, "the Flask request span"),
         (run, "the worker's run span"),
         (stores, "the span that stored the result"),
-        (access, "Nginx's access-log line"),
     ):
         if not piece:
             raise TraceIncomplete(f"{name} for task {task_id} is not there yet")
+    # A request that came through Nginx carries Nginx's span as its parent; one sent straight
+    # to Gunicorn has no parent, and no Nginx hop.
+    through_nginx = server.get("parent_id") is not None
+    if through_nginx and access is None:
+        raise TraceIncomplete(f"Nginx's access-log line for task {task_id} is not there yet")
 
     flask_start = epoch(server["start_time"])
-    # Nginx logs with millisecond resolution: never let its start fall after Flask's.
-    nginx_start = min(access["msec"] - access["request_time"], flask_start)
-    marks = [
-        ("Nginx → Gunicorn", nginx_start),
-        ("Flask: record the id", flask_start),
+    marks = [("Flask: record the id", flask_start)]
+    if through_nginx:
+        # Nginx logs with millisecond resolution: never let its start fall after Flask's.
+        marks.insert(
+            0, ("Nginx → Gunicorn", min(access["msec"] - access["request_time"], flask_start))
+        )
+    first = marks[0][1]
+    marks += [
         ("publish (AMQP)", epoch(publish["start_time"])),
         ("waiting in the queue", epoch(publish["end_time"])),
         ("running in the worker", epoch(run["start_time"])),
@@ -126,14 +133,17 @@ def build(task_id: str, paths: Paths) -> Timeline:
     end = epoch(stores[-1]["end_time"])
     segments = []
     for (hop, start), (_, stop) in zip(marks, [*marks[1:], ("end", end)], strict=True):
-        segments.append((hop, (start - nginx_start) * 1000, (stop - start) * 1000))
+        segments.append((hop, (start - first) * 1000, (stop - start) * 1000))
+    attributes = server["attributes"]
+    direct = f"{attributes.get('http.method')} {attributes.get('http.target')} (no Nginx)"
     return Timeline(
         task_id=task_id,
         request_id=request_id,
-        request=access["request"],
-        status=access["status"],
+        request=access["request"] if access else direct,
+        status=access["status"] if access else attributes.get("http.status_code", 0),
         worker=stores[-1]["attributes"].get("celery.worker", "?"),
-        http_ms=access["request_time"] * 1000,
+        http_ms=(access["request_time"] if access else epoch(server["end_time"]) - flask_start)
+        * 1000,
         segments=segments,
     )
 
@@ -174,9 +184,11 @@ def show(timeline: Timeline, console: Console) -> None:
         table.add_row(name, f"{start:.1f} ms", f"{duration:.1f} ms", bar)
     table.add_row("[bold]total", "", f"[bold]{timeline.total_ms:.1f} ms", "")
     console.print(table)
+    direct = timeline.request.endswith("(no Nginx)")
+    measured = "Flask's span" if direct else "Nginx's request_time"
     console.print(
         f"The client had its {timeline.status} answer after {timeline.http_ms:.1f} ms "
-        "(Nginx's request_time): it did not wait for the task."
+        f"({measured}): it did not wait for the task."
     )
 
 

@@ -12,6 +12,15 @@ from step01_flask_celery.app.tasks import process_data
 api = Blueprint("api", __name__)
 
 MAX_SECONDS = 30
+# What a JSON value is called in JSON, for error messages.
+JSON_TYPES = {
+    list: "an array",
+    str: "a string",
+    int: "a number",
+    float: "a number",
+    bool: "true/false",
+    type(None): "null",
+}
 
 
 @api.get("/")
@@ -28,14 +37,18 @@ def index():
 @api.get("/health")
 def health():
     services = current_app.config["SERVICES"]
-    return {
-        "status": "ok",
+    # "ok" means this app answers and its servers accept connections right now.
+    broker, backend = services.broker.describe(), services.backend.describe()
+    up = broker["reachable"] and backend["reachable"]
+    body = {
+        "status": "ok" if up else "degraded",
         "mode": services.mode,
         "embedded": services.embedded,
-        "broker": services.broker.describe(),
-        "result_backend": services.backend.describe(),
+        "broker": broker,
+        "result_backend": backend,
         "banner": services.banner(),
     }
+    return body, 200 if up else 503
 
 
 @api.post("/api/process_data")
@@ -83,7 +96,10 @@ def task_status(task_id: str):
 
 def read_json_object() -> dict:
     """The request body as a dict, or a 400 that says what is wrong with it."""
-    raw = request.get_data(cache=True)  # raises 413 when over MAX_CONTENT_LENGTH
+    raw = request.get_data(cache=True)  # raises 413 when Content-Length is over the limit
+    if len(raw) >= current_app.config["MAX_CONTENT_LENGTH"]:
+        # A chunked body has no Content-Length: Werkzeug stops reading at the limit instead.
+        abort(413)
     if not raw.strip():
         return {}
     try:
@@ -91,7 +107,7 @@ def read_json_object() -> dict:
     except (ValueError, UnicodeDecodeError) as error:
         abort(400, description=f'The body is not valid JSON ({error}). Send e.g. {{"seconds": 2}}.')
     if not isinstance(payload, dict):
-        kind = type(payload).__name__
+        kind = JSON_TYPES.get(type(payload), type(payload).__name__)
         abort(400, description=f'The body must be a JSON object like {{"seconds": 2}}, not {kind}.')
     return payload
 
