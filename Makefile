@@ -40,7 +40,7 @@ services: ## start RabbitMQ, Redis and PostgreSQL (Docker), or say how to get th
 		test -f .env || cp .env.example .env; \
 		docker compose up --detach --wait rabbitmq redis postgres && \
 		echo "Services are up. RabbitMQ in Docker uses the account from .env (never guest):" && \
-		echo "set CELERY_BROKER_URL in .env as .env.example shows."; \
+		echo "in .env, uncomment the CELERY_BROKER_URL and DATABASE_URL lines marked make services."; \
 	else \
 		echo "No Docker engine answers here. Start the services from your system's packages:"; \
 		echo "  Debian/Ubuntu: sudo apt-get install rabbitmq-server redis-server postgresql"; \

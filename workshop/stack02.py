@@ -155,6 +155,7 @@ def render_supervisord(paths: Paths, ports: Ports, workers: int = 2) -> Path:
             f"{celery} worker --loglevel=INFO --hostname={name}@%%h -E "
             f"--concurrency={os.environ.get('WORKER_CONCURRENCY', '2')}"
         )
+    control_password = secrets.token_urlsafe(12)
     sections = [
         f"""; Rendered by `make step02`. supervisord restarts any program that dies.
 [supervisord]
@@ -165,11 +166,16 @@ logfile_maxbytes=5MB
 pidfile={paths.supervisord_pid}
 childlogdir={paths.logs}
 
+; supervisorctl -c this-file reads the same password: nobody else controls the stack.
 [unix_http_server]
 file={paths.socket}
+username=workshop
+password={control_password}
 
 [supervisorctl]
 serverurl=unix://{paths.socket}
+username=workshop
+password={control_password}
 
 [rpcinterface:supervisor]
 supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
