@@ -117,6 +117,20 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
+def _has_children(process: psutil.Process) -> bool:
+    try:
+        return bool(process.children())
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _parent_pid(process: psutil.Process) -> int | None:
+    try:
+        return process.ppid()
+    except psutil.NoSuchProcess:
+        return None
+
+
 def descendants(pid: int) -> list[psutil.Process]:
     try:
         return psutil.Process(pid).children(recursive=True)
@@ -125,9 +139,22 @@ def descendants(pid: int) -> list[psutil.Process]:
 
 
 def stop(honcho: subprocess.Popen, processes: list[psutil.Process]) -> None:
-    """Ask honcho to stop its processes (SIGINT, as Ctrl-C would); then make sure they are gone."""
+    """Stop the step's processes cleanly, then make sure none is left.
+
+    honcho signals whole process groups, and a Celery worker's pool processes are in its group:
+    they would die under the worker's feet. So each program (honcho -> honcho -> sh -c ->
+    program) is asked first, workers before the rest (as soon as one program exits, honcho
+    stops the others its own way); the worker then does its warm shutdown and stops its pool.
+    """
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut this
     try:
+        shells = {p.pid for p in processes if _name(p) in ("sh", "dash", "bash")}
+        programs = [p for p in processes if _parent_pid(p) in shells]
+        programs.sort(key=lambda p: not _has_children(p))
+        for program in programs:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                program.terminate()
+            psutil.wait_procs([program], timeout=15)
         if honcho.poll() is None:
             honcho.send_signal(signal.SIGINT)
             try:
@@ -144,6 +171,13 @@ def stop(honcho: subprocess.Popen, processes: list[psutil.Process]) -> None:
                 process.kill()
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def _name(process: psutil.Process) -> str:
+    try:
+        return process.name()
+    except psutil.NoSuchProcess:
+        return ""
 
 
 if __name__ == "__main__":
