@@ -45,7 +45,7 @@ def run_step02(port: int | None, console: Console) -> int:
             console.print(
                 f"[red]Port {number} ({name}) is already in use.[/] Is step 2 already "
                 "running? Stop it with Ctrl-C, or choose another port: "
-                f"`{variable}={number + 1} make step02`."
+                f"`{variable}={free_port_near(number)} make step02`."
             )
             return 1
 
@@ -130,6 +130,12 @@ def stop(supervisord: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(supervisord.pid, signal.SIGKILL)
             supervisord.wait(timeout=5)
+
+
+def free_port_near(port: int) -> int:
+    """A free port a little above `port` that no step of the workshop uses."""
+    taken = {8000, 8001, 8002, 8003, 8004, 8888, 5555, 5672, 15672, 6379, 5432}
+    return next(p for p in range(port + 10, port + 200) if p not in taken and not port_in_use(p))
 
 
 def _interrupt(signum, frame):

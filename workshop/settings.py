@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -100,6 +101,22 @@ def reachable(url: str, timeout: float = 0.5) -> bool:
         return False
 
 
+_RECENT: dict[str, tuple[float, bool]] = {}
+
+
+def recently_reachable(url: str, within: float = 2.0) -> bool:
+    """reachable(), asked at most once per `within` seconds per URL in this process.
+
+    /health may be called hundreds of times a second; each probe is a TCP connection that the
+    broker or the database must accept and close.
+    """
+    now = time.monotonic()
+    checked = _RECENT.get(url)
+    if checked is None or now - checked[0] > within:
+        checked = _RECENT[url] = (now, reachable(url, timeout=0.3))
+    return checked[1]
+
+
 def safe_url(url: str) -> str:
     """The URL with its password masked, fit for logs, banners and JSON answers."""
     return maybe_sanitize_url(url)
@@ -120,7 +137,7 @@ class Service:
             "url": safe_url(self.url),
             "embedded": self.embedded,
             "why": self.why or None,
-            "reachable": reachable(self.url, timeout=0.3),
+            "reachable": recently_reachable(self.url),
         }
 
 
