@@ -14,7 +14,7 @@ import uuid
 import httpx
 from rich.console import Console
 
-from workshop.probe import broker_url_for, ping_workers
+from workshop.probe import broker_url_for, ping_workers, queue_depth
 from workshop.settings import endpoint, reachable, safe_url, scheme
 from workshop.stack02 import worker_names
 
@@ -73,6 +73,20 @@ def check_workers(report: Report, health: dict, expected: list[str], start_hint:
             f"no answer to ping from {', '.join(missing)} within 2 s{also}",
             f"is the worker running? ({start_hint} starts it)",
         )
+
+
+def allow_for_backlog(report: Report, health: dict, timeout: float) -> float:
+    """Tasks queue behind what already waits: say so, and wait for it (60 s at most)."""
+    url, options = broker_url_for(health)
+    waiting = queue_depth(url, options, os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery"))
+    if not waiting:
+        return timeout
+    report.console.print(
+        f"[blue]ⓘ[/] {waiting} messages already wait in the queue: the check's "
+        "tasks come after them, so it waits up to 60 s",
+        highlight=False,
+    )
+    return max(timeout, 60)
 
 
 def check_task_api(report: Report, client: httpx.Client, timeout: float, start_hint: str) -> None:
@@ -141,6 +155,7 @@ def check_step01(base_url: str, timeout: float, console: Console) -> int:
         worker = os.environ.get("WORKER_NAME", "worker1")
         check_workers(report, health, [worker], start_hint=start_hint)
         try:
+            timeout = allow_for_backlog(report, health, timeout)
             check_task_api(report, client, timeout, start_hint)
         except (httpx.HTTPError, ValueError, KeyError) as error:
             report.fail(
@@ -231,6 +246,8 @@ def check_step02(base_url: str, timeout: float, console: Console) -> int:
         check_workers(report, health, worker_names(), start_hint=start_hint)
 
         try:
+            timeout = allow_for_backlog(report, health, timeout)
+
             # Six tasks at once: two workers with two pool processes each must share them.
             def submit(number: int) -> str:
                 return client.post(

@@ -28,3 +28,16 @@ def ping_workers(broker_url: str, transport_options: dict, timeout: float = 2.0)
     finally:
         app.close()
     return sorted(name for reply in replies for name in reply)
+
+
+def queue_depth(broker_url: str, transport_options: dict, queue: str) -> int:
+    """Messages waiting in `queue` (0 when the broker cannot tell, or the queue does not exist)."""
+    from kombu import Connection
+
+    try:
+        with Connection(
+            broker_url, transport_options=transport_options, connect_timeout=2
+        ) as connection:
+            return connection.default_channel.queue_declare(queue, passive=True).message_count
+    except Exception:  # no such queue yet, or a transport that cannot count
+        return 0
