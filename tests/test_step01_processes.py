@@ -11,11 +11,11 @@ import subprocess
 import sys
 import time
 
-import httpx
+import psutil
 import pytest
 
 from tests.tcp_proxy import TcpProxy
-from workshop.procs import env_with_venv, free_port, wait_until
+from workshop.procs import env_with_venv, free_port, http_ok, wait_until
 from workshop.settings import ROOT, endpoint
 
 APP_NAME = "step01_flask_celery.app"
@@ -250,8 +250,10 @@ def test_make_step01_launcher_runs_the_procfile_and_ctrl_c_stops_everything(stac
         assert launcher.wait(timeout=30) == 0
         assert "step01 stopped" in log.read_text()
         for pid in pids:
-            wait_until(lambda pid=pid: not _alive(pid), timeout=10, what=f"pid {pid} gone")
-        assert not httpx_up(port)
+            wait_until(
+                lambda pid=pid: not psutil.pid_exists(pid), timeout=10, what=f"pid {pid} gone"
+            )
+        assert not http_ok(f"http://127.0.0.1:{port}/health")
     finally:
         if launcher.poll() is None:
             os.killpg(launcher.pid, signal.SIGKILL)
@@ -265,19 +267,3 @@ def test_the_launcher_says_when_the_port_is_taken(tmp_path):
     assert done.returncode == 1
     assert f"Port {port} is already in use" in done.stdout
     assert f"make step01 PORT={port + 10}" in done.stdout
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def httpx_up(port: int) -> bool:
-    try:
-        httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
-    except httpx.HTTPError:
-        return False
-    return True

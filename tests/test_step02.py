@@ -21,6 +21,8 @@ import httpx
 import psutil
 import pytest
 
+from tests.conftest import SETTINGS, delete_queues
+from workshop.probe import ping_workers
 from workshop.procs import env_with_venv, free_port, wait_until
 from workshop.settings import ROOT
 
@@ -71,6 +73,16 @@ class Stack02:
         assert answer.status_code == 202, answer.text
         return answer.json()["task_id"]
 
+    def wait_for_both_workers(self, timeout: float) -> None:
+        """Until this stack's worker1 and worker2 both answer ping."""
+        prefix = self.env["WORKER_PREFIX"]
+
+        def both_answer() -> bool:
+            names = {n.split("@")[0] for n in ping_workers(SETTINGS.celery_broker_url, {}, 1)}
+            return {f"{prefix}worker1", f"{prefix}worker2"} <= names
+
+        wait_until(both_answer, timeout, what="both workers answering ping")
+
     def wait_done(self, client: httpx.Client, task_id: str, timeout: float = 30) -> dict:
         def done():
             body = client.get(f"/api/tasks/{task_id}").json()
@@ -80,16 +92,8 @@ class Stack02:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory, request):
-    for service in ("rabbitmq", "postgresql", "nginx"):  # the module's marker, before starting
-        request.node.add_marker(pytest.mark.needs(service))
-    from tests.conftest import STRICT, available
-
-    for service in ("rabbitmq", "postgresql", "nginx"):
-        present, message = available(service)
-        if not present:
-            (pytest.fail if STRICT else pytest.skip)(message)
-
+def stack(tmp_path_factory):
+    # The module's `needs` marker is checked before this fixture runs (tests/conftest.py).
     run_dir = tmp_path_factory.mktemp("step02")
     env = env_with_venv(
         {
@@ -140,10 +144,7 @@ def stack(tmp_path_factory, request):
             for pid in pids
             if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
         ]
-        from kombu import Connection
-
-        with Connection(env.get("CELERY_BROKER_URL", "amqp://guest:guest@localhost:5672//")) as c:
-            c.default_channel.queue_delete(env["CELERY_TASK_DEFAULT_QUEUE"])
+        delete_queues([env["CELERY_TASK_DEFAULT_QUEUE"]])
         assert not leftovers, f"processes left after Ctrl-C: {leftovers}\n{log.read_text()[-3000:]}"
 
 
@@ -322,16 +323,7 @@ def test_a_worker_killed_with_sigkill_is_restarted_and_the_rest_keep_serving(sta
 
     wait_until(restarted, 30, what="supervisord restarting worker1")
     # RUNNING means "up for a second"; the new worker answers ping once it has booted.
-    from tests.conftest import SETTINGS
-    from workshop.probe import ping_workers
-
-    prefix = stack.env["WORKER_PREFIX"]
-
-    def both_answer() -> bool:
-        names = {n.split("@")[0] for n in ping_workers(SETTINGS.celery_broker_url, {}, 1)}
-        return {f"{prefix}worker1", f"{prefix}worker2"} <= names
-
-    wait_until(both_answer, 30, what="the restarted worker answering ping")
+    stack.wait_for_both_workers(30)
 
 
 def test_ps_shows_the_masters_and_their_workers(stack):
@@ -372,18 +364,7 @@ def test_stress_fails_when_accepted_tasks_do_not_finish(stack):
         assert "5 accepted tasks not finished after 2 s" in done.stdout
     finally:
         stack.supervisorctl("start", "worker1", "worker2")
-        from tests.conftest import SETTINGS
-        from workshop.probe import ping_workers
-
-        prefix = stack.env["WORKER_PREFIX"]
-        wait_until(
-            lambda: (
-                {f"{prefix}worker1", f"{prefix}worker2"}
-                <= {n.split("@")[0] for n in ping_workers(SETTINGS.celery_broker_url, {}, 1)}
-            ),
-            60,
-            what="both workers back",
-        )
+        stack.wait_for_both_workers(60)
 
 
 def test_the_demo_runs_on_the_running_stack(stack):

@@ -10,7 +10,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 
 import httpx
 import psutil
@@ -113,22 +112,18 @@ def run(step_name: str, port: int | None, console: Console) -> int:
             console.print(f"{step.name} stopped. Start it again with `make {step.name}`.")
 
 
+def workers_already_running(services: CeleryServices, names: list[str]) -> list[str]:
+    """Those of `names` that already answer ping on the chosen broker."""
+    options = services.celery_config().get("broker_transport_options", {})
+    try:
+        answering = ping_workers(services.broker.url, options, timeout=1)
+    except Exception:  # an unreachable broker is reported later, by the processes themselves
+        return []
+    return [name for name in names if name in answering]
+
+
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
-
-
-def _has_children(process: psutil.Process) -> bool:
-    try:
-        return bool(process.children())
-    except psutil.NoSuchProcess:
-        return False
-
-
-def _parent_pid(process: psutil.Process) -> int | None:
-    try:
-        return process.ppid()
-    except psutil.NoSuchProcess:
-        return None
 
 
 def descendants(pid: int) -> list[psutil.Process]:
@@ -148,9 +143,12 @@ def stop(honcho: subprocess.Popen, processes: list[psutil.Process]) -> None:
     """
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut this
     try:
-        shells = {p.pid for p in processes if _name(p) in ("sh", "dash", "bash")}
-        programs = [p for p in processes if _parent_pid(p) in shells]
-        programs.sort(key=lambda p: not _has_children(p))
+        programs = []  # each program with whether it has children (a worker and its pool)
+        for process in processes:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                if process.parent().name() in ("sh", "dash", "bash"):
+                    programs.append((not process.children(), process))
+        programs = [program for _, program in sorted(programs, key=lambda p: p[0])]
         for program in programs:
             with contextlib.suppress(psutil.NoSuchProcess):
                 program.terminate()
@@ -171,28 +169,3 @@ def stop(honcho: subprocess.Popen, processes: list[psutil.Process]) -> None:
                 process.kill()
     finally:
         signal.signal(signal.SIGINT, previous)
-
-
-def _name(process: psutil.Process) -> str:
-    try:
-        return process.name()
-    except psutil.NoSuchProcess:
-        return ""
-
-
-if __name__ == "__main__":
-    sys.exit(run(sys.argv[1], None, Console(soft_wrap=True)))
-
-
-def workers_already_running(services: CeleryServices, names: list[str]) -> list[str]:
-    """Those of `names` that already answer ping on the chosen broker."""
-    from workshop.settings import filesystem_transport_options, scheme
-
-    options = {}
-    if scheme(services.broker.url) == "filesystem":
-        options = filesystem_transport_options(services.run_dir)
-    try:
-        answering = ping_workers(services.broker.url, options, timeout=1)
-    except Exception:  # an unreachable broker is reported later, by the processes themselves
-        return []
-    return [name for name in names if name in answering]

@@ -15,7 +15,7 @@ from rich.console import Console
 from workshop import stack02
 from workshop.probe import broker_url_for, ping_workers
 from workshop.procs import VENV_BIN, port_in_use, wait_until
-from workshop.run import workers_already_running
+from workshop.run import _interrupt, workers_already_running
 from workshop.settings import (
     ServiceUnavailable,
     celery_services,
@@ -107,7 +107,7 @@ def run_step02(port: int | None, console: Console) -> int:
     )
     interrupted = False
     try:
-        if wait_ready(supervisord, ports, console):
+        if wait_ready(supervisord, ports, names, console):
             print_try_it(ports, auth, generated, paths, console)
         supervisord.wait()
     except KeyboardInterrupt:
@@ -138,11 +138,9 @@ def free_port_near(port: int) -> int:
     return next(p for p in range(port + 10, port + 200) if p not in taken and not port_in_use(p))
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
-def wait_ready(supervisord: subprocess.Popen, ports: stack02.Ports, console: Console) -> bool:
+def wait_ready(
+    supervisord: subprocess.Popen, ports: stack02.Ports, names: list[str], console: Console
+) -> bool:
     base = f"http://127.0.0.1:{ports.nginx}"
 
     def health() -> dict | None:
@@ -158,9 +156,9 @@ def wait_ready(supervisord: subprocess.Popen, ports: stack02.Ports, console: Con
         info = wait_until(health, timeout=60, what="Nginx -> Gunicorn answering /health")
         url, options = broker_url_for(info)
         wait_until(
-            lambda: len(ping_workers(url, options, 1)) >= 2,
+            lambda: set(names) <= set(ping_workers(url, options, 1)),
             timeout=60,
-            what="two Celery workers answering ping",
+            what=f"{', '.join(names)} answering ping",
         )
     except (TimeoutError, RuntimeError) as error:
         console.print(f"[red]{error}[/]: read the log lines above (.run/step02/logs/).")
@@ -189,7 +187,3 @@ def print_try_it(ports, auth: str, generated: bool, paths, console: Console) -> 
     ]:
         console.print(line, highlight=False, markup=False)
     console.rule()
-
-
-if __name__ == "__main__":
-    sys.exit(run_step02(None, Console(soft_wrap=True)))

@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from workshop.probe import queue_depth
 from workshop.stack02 import Ports
 
 
@@ -146,16 +147,6 @@ def baseline(celery_app, n: int, seconds: float, timeout: float, progress) -> fl
     return len(finished) / (max(finished) - started) if finished else 0.0
 
 
-def queue_depth(celery_app) -> int:
-    """How many messages wait in the step's queue right now (0 if the broker cannot say)."""
-    queue = celery_app.conf.task_default_queue
-    try:
-        with celery_app.connection_for_read() as connection:
-            return connection.default_channel.queue_declare(queue, passive=True).message_count
-    except Exception:  # no such queue yet, or a transport that cannot count
-        return 0
-
-
 def show(report: Report, target: str, concurrency: int, console: Console) -> None:
     latencies = [s.latency * 1000 for s in report.accepted]
     whole = [
@@ -222,7 +213,10 @@ def stress(
         )
         console.print(f"[red]✗ {base_url}/health answered {health.status_code}[/]: {hint}.")
         return 1, Report([], 1)
-    waiting = queue_depth(celery_app)
+    conf = celery_app.conf
+    waiting = queue_depth(
+        conf.broker_url, conf.broker_transport_options or {}, conf.task_default_queue
+    )
     if waiting:
         console.print(
             f"[yellow]{waiting} messages already wait in the queue[/]: these tasks "
