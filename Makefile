@@ -6,14 +6,17 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# `make step01 PORT=8010` when 8000 is taken (step 2: the Nginx port).
+# `make step01 PORT=8010` when 8000 is taken (step 2: the Nginx port); the step's other
+# commands follow it with the same `PORT=`.
 PORT   ?=
-# `make stress N=500 C=20 TARGET=gunicorn`
+# `make ps STEP=step01`: which step a tool looks at (default: the running one).
+STEP   ?=
+# `make stress N=500 C=20 TARGET=gunicorn` (default target: the step's front door).
 N      ?= 500
 C      ?= 20
-TARGET ?= nginx
-# Step 2's helpers follow `PORT=` to the Nginx port of the running stack.
-STEP02_ENV := $(if $(PORT),NGINX_PORT=$(PORT))
+TARGET ?=
+PORT_ARG := $(if $(PORT),--port $(PORT))
+STEP_ARG := $(if $(STEP),--step $(STEP))
 
 .PHONY: help setup doctor services step01 step01-broken step01-docker check-step01 \
 	step02 step02-docker check-step02 ps trace stress demo test lint clean
@@ -53,7 +56,7 @@ services: ## start RabbitMQ, Redis and PostgreSQL (Docker), or say how to get th
 	fi
 
 step01: setup ## step 1: Flask on :8000 + a Celery worker (Ctrl-C stops both)
-	@$(BIN)/python -m workshop run step01 $(if $(PORT),--port $(PORT))
+	@$(BIN)/python -m workshop run step01 $(PORT_ARG)
 
 step01-broken: setup ## step 1: watch the circular import fail (the ImportError is the lesson)
 	@echo "Starting step01_flask_celery/broken: expect an ImportError."
@@ -68,30 +71,31 @@ step01-docker: ## step 1 in containers (needs a Docker engine and a .env)
 	docker compose --profile step01 up --build
 
 check-step01: setup ## verify the running step 1 hop by hop
-	@$(BIN)/python -m workshop check step01 $(if $(PORT),--url http://localhost:$(PORT))
+	@$(BIN)/python -m workshop check step01 $(PORT_ARG)
 
 step02: setup ## step 2: Nginx :8888 -> Gunicorn -> Flask, 2 workers, Flower :5555
-	@$(BIN)/python -m workshop run step02 $(if $(PORT),--port $(PORT))
+	@$(BIN)/python -m workshop run step02 $(PORT_ARG)
 
 step02-docker: ## step 2 in containers (needs a Docker engine and a .env)
 	@test -f .env || cp .env.example .env
 	docker compose --profile step02 up --build
 
 check-step02: setup ## verify the running step 2 hop by hop
-	@$(STEP02_ENV) $(BIN)/python -m workshop check step02
+	@$(BIN)/python -m workshop check step02 $(PORT_ARG)
 
-ps: setup ## the running step 2's processes: masters, workers, pools
-	@$(STEP02_ENV) $(BIN)/python -m workshop ps step02
+ps: setup ## the running step's processes: masters, workers, pools
+	@$(BIN)/python -m workshop ps $(STEP)
 
 trace: setup ## one step-2 request hop by hop: make trace ID=<task_id>
 	@test -n "$(ID)" || { echo "Usage: make trace ID=<task_id>"; exit 2; }
-	@$(STEP02_ENV) $(BIN)/python -m workshop trace $(ID)
+	@$(BIN)/python -m workshop trace $(ID) $(STEP_ARG)
 
-stress: setup ## load the running step 2: N requests, C at a time, TARGET=nginx|gunicorn
-	@$(STEP02_ENV) $(BIN)/python -m workshop stress -n $(N) -c $(C) --target $(TARGET)
+stress: setup ## load the running step: N requests, C at a time (step 2: TARGET=gunicorn)
+	@$(BIN)/python -m workshop stress -n $(N) -c $(C) $(if $(TARGET),--target $(TARGET)) \
+		$(STEP_ARG) $(PORT_ARG)
 
 demo: setup ## for instructors: start step 2, 50 requests, spread, one timeline, stop
-	@$(STEP02_ENV) $(BIN)/python -m workshop demo
+	@$(BIN)/python -m workshop demo $(STEP_ARG) $(PORT_ARG)
 
 test: setup ## run the test suite (real services when present; `make services` to start them)
 	$(BIN)/python -m pytest

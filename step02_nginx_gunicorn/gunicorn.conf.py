@@ -5,16 +5,20 @@ turns every HTTP request into a WSGI call.
 """
 
 import multiprocessing
-import os
+
+from workshop.steps import settings
+
+# Every value comes from the environment or .env (GUNICORN_PORT, GUNICORN_WORKERS...).
+env = settings()
 
 # Only Nginx talks to Gunicorn: loopback locally (a container sets GUNICORN_BIND=0.0.0.0:8002).
-bind = os.environ.get("GUNICORN_BIND", f"127.0.0.1:{os.environ.get('GUNICORN_PORT', '8002')}")
+bind = env.gunicorn_bind or f"127.0.0.1:{env.gunicorn_port}"
 
 # Workers: GUNICORN_WORKERS, else one per core plus one (requests mostly wait on I/O here).
-workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() + 1))
+workers = env.gunicorn_workers or multiprocessing.cpu_count() + 1
 # gthread workers keep Nginx's upstream connections alive; threads overlap the I/O waits.
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+threads = env.gunicorn_threads
 keepalive = 75
 
 # A worker that stops answering its master for 30 s is killed and replaced. (With gthread the

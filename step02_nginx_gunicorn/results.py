@@ -10,9 +10,11 @@ from workshop.settings import Settings
 
 def use_postgresql_by_default() -> str:
     """Point CELERY_RESULT_BACKEND at DATABASE_URL (with the psycopg driver) unless it is set."""
-    database = Settings().database_url.replace("postgresql://", "postgresql+psycopg://", 1)
-    os.environ.setdefault("CELERY_RESULT_BACKEND", f"db+{database}")
-    return os.environ["CELERY_RESULT_BACKEND"]
+    settings = Settings()
+    database = settings.database_url.replace("postgresql://", "postgresql+psycopg://", 1)
+    backend = settings.celery_result_backend or f"db+{database}"
+    os.environ["CELERY_RESULT_BACKEND"] = backend  # what Celery and every later step read
+    return backend
 
 
 def pool_connections(backend) -> None:

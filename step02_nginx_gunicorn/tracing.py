@@ -10,7 +10,6 @@ or to an OTLP collector when OTEL_EXPORTER_OTLP_ENDPOINT is set.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,8 +23,8 @@ from workshop.settings import Settings
 
 
 def spans_file() -> Path:
-    default = Settings().workshop_run_dir / "step02" / "spans.jsonl"
-    return Path(os.environ.get("WORKSHOP_SPANS_FILE", default))
+    settings = Settings()
+    return settings.workshop_spans_file or settings.workshop_run_dir / "step02" / "spans.jsonl"
 
 
 class JsonLinesExporter(SpanExporter):
@@ -50,7 +49,7 @@ class JsonLinesExporter(SpanExporter):
 def setup(service_name: str) -> None:
     """Install a tracer provider for this process (call it after any fork)."""
     provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
-    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+    if Settings().otel_exporter_otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         exporter: SpanExporter = OTLPSpanExporter()

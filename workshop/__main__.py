@@ -1,67 +1,97 @@
-"""Workshop commands: ``python -m workshop doctor|check STEP|run STEP``."""
+"""Workshop commands: ``python -m workshop doctor|run|check|ps|trace|stress|demo``.
+
+Every command that concerns a step takes it from the registry (workshop/steps/).
+"""
 
 import argparse
-import os
 import sys
 
 from rich.console import Console
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m workshop", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("doctor", help="list what this machine has, with a fix for what is missing")
-    check = commands.add_parser("check", help="verify a running step, hop by hop")
-    check.add_argument("step", choices=["step01", "step02"])
-    check.add_argument("--url", help="where the step answers (default: its standard port)")
-    check.add_argument("--timeout", type=float, default=10, help="seconds to wait for a task")
-    run = commands.add_parser("run", help="start a step's processes (Ctrl-C stops them)")
-    run.add_argument("step", choices=["step01", "step02"])
-    run.add_argument("--port", type=int, default=None)
-    trace = commands.add_parser("trace", help="timeline of one step-2 request, hop by hop")
-    trace.add_argument("task_id")
-    trace.add_argument("--json", action="store_true", help="print the timeline as JSON")
-    ps_parser = commands.add_parser("ps", help="process tree of a running step, with roles")
-    ps_parser.add_argument("step", choices=["step02"])
-    stress = commands.add_parser("stress", help="load step 2 and print its figures")
-    stress.add_argument("-n", "--requests", type=int, default=500)
-    stress.add_argument("-c", "--concurrency", type=int, default=20)
-    stress.add_argument("--target", choices=["nginx", "gunicorn"], default="nginx")
-    stress.add_argument("--seconds", type=float, default=0, help="simulated work per task")
-    stress.add_argument("--no-baseline", action="store_true", help="skip the apply_async run")
-    stress.add_argument("--timeout", type=float, help="seconds to wait for the tasks")
-    demo = commands.add_parser("demo", help="step 2 for an audience: start, load, trace, stop")
-    demo.add_argument("-n", "--requests", type=int, default=50)
-    args = parser.parse_args(argv)
-
-    # soft_wrap: one check, one line, whatever the width (logs and grep stay readable).
-    # Like honcho, read .env (without overriding the environment), so every command and every
-    # process it starts sees the same settings.
+    # Like honcho, read .env (without overriding the environment) before anything reads a
+    # setting, so every command and every process it starts sees the same values.
     from dotenv import load_dotenv
 
     from workshop.settings import ROOT
 
     load_dotenv(ROOT / ".env", override=False)
+    from workshop import steps
+
+    names = list(steps.STEPS)
+    parser = argparse.ArgumentParser(prog="python -m workshop", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("doctor", help="list what this machine has, with a fix for what is missing")
+    port = argparse.ArgumentParser(add_help=False)
+    port.add_argument("--port", type=int, help="the step's main port (make ... PORT=)")
+    run = commands.add_parser("run", parents=[port], help="start a step (Ctrl-C stops it)")
+    run.add_argument("step", choices=names)
+    check = commands.add_parser("check", parents=[port], help="verify a running step, hop by hop")
+    check.add_argument("step", choices=names)
+    check.add_argument("--url", help="where the step answers (default: its main port)")
+    check.add_argument("--timeout", type=float, default=10, help="seconds to wait for a task")
+    ps = commands.add_parser("ps", help="process tree of the running steps, with roles")
+    ps.add_argument("step", nargs="?", choices=names)
+    trace = commands.add_parser("trace", help="timeline of one request, hop by hop")
+    trace.add_argument("task_id")
+    trace.add_argument("--step", choices=names)
+    trace.add_argument("--json", action="store_true", help="print the timeline as JSON")
+    stress = commands.add_parser("stress", parents=[port], help="load a step, print its figures")
+    stress.add_argument("--step", choices=names)
+    stress.add_argument("-n", "--requests", type=int, default=500)
+    stress.add_argument("-c", "--concurrency", type=int, default=20)
+    stress.add_argument("--target", help="the port to load, by name (nginx, gunicorn...)")
+    stress.add_argument("--seconds", type=float, default=0, help="simulated work per task")
+    stress.add_argument("--no-baseline", action="store_true", help="skip the apply_async run")
+    stress.add_argument("--timeout", type=float, help="seconds to wait for the tasks")
+    demo = commands.add_parser("demo", parents=[port], help="a step for an audience, end to end")
+    demo.add_argument("--step", choices=names)
+    demo.add_argument("-n", "--requests", type=int, default=50)
+    args = parser.parse_args(argv)
+
+    # soft_wrap: one check, one line, whatever the width (logs and grep stay readable).
     console = Console(soft_wrap=True)
     if args.command == "doctor":
-        from workshop.doctor import doctor
+        from workshop.tools.doctor import doctor
 
         return doctor(console)
+    if args.command == "ps":
+        from workshop.tools.ps import ps_command
+
+        return ps_command(args.step, console)
+    from workshop.tools import pick
+
+    # What a step must have for the command: `make stress` loads a task API, and so on.
+    needs = {
+        "trace": lambda s: s.tracing,
+        "stress": lambda s: s.task_api,
+        "demo": lambda s: s.task_api and s.tracing,
+    }
+    step = pick(args.step, needs.get(args.command, bool))
+    if getattr(args, "port", None):  # the main port, for this command and what it starts
+        import os
+
+        os.environ[step.main_port.variable] = str(args.port)
+    if args.command == "run":
+        from workshop.launcher import run
+
+        return run(step, console)
     if args.command == "check":
-        from workshop.check import CHECKS
-        from workshop.steps import STEPS
+        from workshop.checks import run_checks
 
-        port = os.environ.get("NGINX_PORT") if args.step == "step02" else None
-        url = args.url or f"http://localhost:{port or STEPS[args.step].port}"
-        return CHECKS[args.step](url.rstrip("/"), args.timeout, console)
-    if args.command == "demo":
-        from workshop.demo import demo as run_demo
+        ports = steps.ports(step)
+        url = args.url or f"http://localhost:{ports[step.main_port.name]}"
+        return run_checks(step, url.rstrip("/"), ports, args.timeout, console)
+    if args.command == "trace":
+        from workshop.tools.trace import trace_command
 
-        return run_demo(args.requests, console)
+        return trace_command(args.task_id, step, args.json, console)
     if args.command == "stress":
-        from workshop.stress import stress as run_stress
+        from workshop.tools.stress import stress
 
-        code, _ = run_stress(
+        code, _ = stress(
+            step,
             args.requests,
             args.concurrency,
             args.target,
@@ -71,17 +101,9 @@ def main(argv: list[str] | None = None) -> int:
             args.timeout,
         )
         return code
-    if args.command == "ps":
-        from workshop.ps import ps_command
+    from workshop.tools.demo import demo
 
-        return ps_command(console)
-    if args.command == "trace":
-        from workshop.trace import trace_command
-
-        return trace_command(args.task_id, args.json, console)
-    from workshop.run import run as run_step
-
-    return run_step(args.step, args.port, console)
+    return demo(step, args.requests, console)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,52 @@
-"""Ask a broker which Celery workers are alive, without importing any step's code."""
+"""Ask the machine what is there: free ports, installed programs, servers and workers that answer.
 
+Nothing here imports a step's code.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from pathlib import Path
+
+import httpx
 from celery import Celery
 
 from workshop.settings import Settings, filesystem_transport_options
+
+# Programs a step may need, and how to install each (`make doctor` and the launcher say it).
+INSTALL = {"nginx": "`sudo apt-get install nginx` (Debian/Ubuntu) or `brew install nginx`"}
+# sbin folders are not on every user's PATH, yet nginx runs from there without root.
+EXTRA_BIN_DIRS = ("/usr/sbin", "/usr/local/sbin", "/opt/homebrew/bin")
+
+
+def find_binary(name: str) -> str | None:
+    """Where the program `name` is installed, or None."""
+    found = shutil.which(name)
+    if found:
+        return found
+    return next((str(Path(d) / name) for d in EXTRA_BIN_DIRS if (Path(d) / name).exists()), None)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now (the OS picks it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.3)
+        return sock.connect_ex((host, port)) == 0
+
+
+def http_ok(url: str) -> bool:
+    """True when something answers HTTP at `url` with a status below 500."""
+    try:
+        return httpx.get(url, timeout=1).status_code < 500
+    except httpx.HTTPError:
+        return False
 
 
 def broker_url_for(health: dict) -> tuple[str, dict]:
@@ -13,8 +57,13 @@ def broker_url_for(health: dict) -> tuple[str, dict]:
     return settings.celery_broker_url, {}
 
 
-def ping_workers(broker_url: str, transport_options: dict, timeout: float = 2.0) -> list[str]:
-    """Names of the workers that answer a ping within `timeout` seconds (kombu errors propagate)."""
+def ping_workers(
+    broker_url: str, transport_options: dict, timeout: float = 2.0, only: list[str] | None = None
+) -> list[str]:
+    """Names of the workers that answer a ping within `timeout` seconds (kombu errors propagate).
+
+    `only`: ping these workers alone, and stop waiting as soon as all of them answered.
+    """
     app = Celery("workshop-probe", broker=broker_url, set_as_current=False)
     app.conf.update(
         broker_transport_options=transport_options,
@@ -24,7 +73,7 @@ def ping_workers(broker_url: str, transport_options: dict, timeout: float = 2.0)
         accept_content=["json"],
     )
     try:
-        replies = app.control.ping(timeout=timeout) or []
+        replies = app.control.ping(destination=only, timeout=timeout) or []
     finally:
         app.close()
     return sorted(name for reply in replies for name in reply)

@@ -25,6 +25,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from kombu.utils.url import maybe_sanitize_url
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,7 +58,12 @@ WHY_VARIABLES = {role: f"WORKSHOP_WHY_{name}" for role, name in VARIABLES.items(
 
 
 class Settings(BaseSettings):
-    """The environment variables every step understands (names are case-insensitive)."""
+    """Every variable the workshop reads, with its default (names are case-insensitive).
+
+    `.env.example` documents each one. The port variables are declared by the steps
+    (workshop/steps/) and read through this same model, extended with them (workshop.steps).
+    A step folder may extend it too, with the variables only its own code reads.
+    """
 
     model_config = SettingsConfigDict(env_file=ROOT / ".env", extra="ignore")
 
@@ -66,6 +72,35 @@ class Settings(BaseSettings):
     celery_result_backend: str | None = None  # each step has its own default
     database_url: str = DEFAULT_DATABASE_URL
     workshop_run_dir: Path = ROOT / ".run"
+    celery_task_default_queue: str = "celery"
+    # Seconds of simulated work when a request does not say.
+    task_seconds: float = Field(3.0, ge=0, le=30)
+    # Celery worker names: step 1's, and a prefix for the workers of later steps.
+    worker_name: str = "worker1"
+    worker_prefix: str = ""
+    worker_concurrency: int = Field(2, ge=1)
+    flower_basic_auth: str | None = None  # user:password; unset: a random one per run
+    # Step 2's Gunicorn: where it binds, worker processes (unset: cores + 1), threads.
+    gunicorn_bind: str | None = None
+    gunicorn_workers: int | None = Field(None, ge=1)
+    gunicorn_threads: int = Field(4, ge=1)
+    # Tracing: an OTLP collector, or the JSON-lines file spans go to.
+    otel_exporter_otlp_endpoint: str | None = None
+    workshop_spans_file: Path | None = None
+    # Why a launcher chose the embedded default, passed on to its processes (see choose()).
+    workshop_why_celery_broker_url: str | None = None
+    workshop_why_celery_result_backend: str | None = None
+    workshop_why_database_url: str | None = None
+    # CI=true: the tests FAIL when a service is missing instead of skipping.
+    ci: bool = False
+
+    def why(self, role: str) -> str | None:
+        return getattr(self, WHY_VARIABLES[role].lower())
+
+    def as_environment(self) -> dict[str, str]:
+        """The settings as environment variables, for processes a launcher starts."""
+        values = self.model_dump().items()
+        return {name.upper(): str(value) for name, value in values if value is not None}
 
 
 class ServiceUnavailable(RuntimeError):
@@ -141,15 +176,16 @@ class Service:
         }
 
 
-def choose(role: str, url: str, embedded_url: str, mode: str) -> Service:
-    """Pick the configured server or the embedded default, following WORKSHOP_MODE."""
+def choose(role: str, url: str, embedded_url: str, mode: str, why: str | None = None) -> Service:
+    """Pick the configured server or the embedded default, following WORKSHOP_MODE.
+
+    `why`: the reason a launcher gave its processes for an embedded URL it chose for them.
+    """
     if mode == "embedded":
         return Service(role, embedded_url, True, "WORKSHOP_MODE=embedded")
     address = endpoint(url)
     if address is None:
-        # A launcher that chose the embedded default passes its reason on to its processes.
-        why = os.environ.get(WHY_VARIABLES[role]) or f"set by {VARIABLES[role]}"
-        return Service(role, url, True, why)
+        return Service(role, url, True, why or f"set by {VARIABLES[role]}")
     if reachable(url):
         return Service(role, url, False)
     host, port = address
@@ -225,20 +261,26 @@ def celery_services(default_backend: str = DEFAULT_REDIS_URL) -> CeleryServices:
     """Resolve the broker and result backend from the environment and WORKSHOP_MODE."""
     settings = Settings()
     run_dir = settings.workshop_run_dir
-    broker = choose("broker", settings.celery_broker_url, "filesystem://", settings.workshop_mode)
+    mode = settings.workshop_mode
+    broker = choose(
+        "broker", settings.celery_broker_url, "filesystem://", mode, settings.why("broker")
+    )
     backend = choose(
         "result backend",
         settings.celery_result_backend or default_backend,
         embedded_backend_url(run_dir),
-        settings.workshop_mode,
+        mode,
+        settings.why("result backend"),
     )
     # Celery reads CELERY_BROKER_URL and CELERY_RESULT_BACKEND from the environment itself and
     # prefers them to its configuration: write a fallback back, so Celery uses what we chose.
+    # (Only where a variable is set: a default does not reach Celery, and tests change the
+    # environment of their own process.)
     for service in (broker, backend):
-        variable = VARIABLES[service.role]
-        if os.environ.get(variable) not in (None, service.url):
-            os.environ[variable] = service.url
-    return CeleryServices(settings.workshop_mode, broker, backend, run_dir)
+        field = VARIABLES[service.role].lower()
+        if field in settings.model_fields_set and getattr(settings, field) != service.url:
+            os.environ[VARIABLES[service.role]] = service.url
+    return CeleryServices(mode, broker, backend, run_dir)
 
 
 def export_choice(services: CeleryServices) -> None:

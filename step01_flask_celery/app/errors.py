@@ -5,7 +5,7 @@ import logging
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from workshop.errors import SERVICE_ERRORS, unavailable_message
+from workshop.service_errors import SERVICE_ERRORS, unavailable_message
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,105 @@
+"""The container path, checked statically (there may be no Docker engine to run it)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from tests.support.services import nginx_test
+from workshop.settings import ROOT
+
+BIN = Path(sys.executable).parent
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_compose_file_follows_the_compose_specification():
+    done = subprocess.run(
+        [
+            BIN / "check-jsonschema",
+            "--builtin-schema",
+            "vendor.compose-spec",
+            ROOT / "docker-compose.yml",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_dockerfile_passes_hadolint():
+    done = subprocess.run(
+        [BIN / "hadolint", ROOT / "Dockerfile"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_no_obsolete_version_key_and_no_guest_account():
+    assert "version" not in COMPOSE
+    text = (ROOT / "docker-compose.yml").read_text()
+    assert "guest" not in text
+    rabbit = COMPOSE["services"]["rabbitmq"]["environment"]
+    assert rabbit["RABBITMQ_DEFAULT_USER"].startswith("${RABBITMQ_USER:?")
+    assert rabbit["RABBITMQ_DEFAULT_PASS"].startswith("${RABBITMQ_PASSWORD:?")
+
+
+def test_every_service_has_a_healthcheck_and_a_restart_policy():
+    for name, service in COMPOSE["services"].items():
+        assert "healthcheck" in service, name
+        assert service.get("restart") == "unless-stopped", name
+
+
+def test_steps_wait_for_healthy_servers_and_run_in_services_mode():
+    steps = {n: s for n, s in COMPOSE["services"].items() if s.get("profiles")}
+    assert {"step01-web", "step01-worker"} <= set(steps)
+    assert {"step02-web", "step02-nginx", "step02-worker1", "step02-worker2", "step02-flower"} <= (
+        set(steps)
+    )
+    for name, service in steps.items():
+        for dependency in service["depends_on"].values():
+            assert dependency == {"condition": "service_healthy"}, name
+        if service.get("build"):  # our image: the workshop's code
+            assert service["environment"]["WORKSHOP_MODE"] == "services", name
+
+
+def test_step02_containers_use_the_same_nginx_template_and_flower_needs_a_password():
+    nginx = COMPOSE["services"]["step02-nginx"]
+    assert nginx["volumes"] == [
+        "./step02_nginx_gunicorn/nginx.conf:/etc/nginx/templates/default.conf.template:ro"
+    ]
+    flower = COMPOSE["services"]["step02-flower"]["environment"]["FLOWER_BASIC_AUTH"]
+    assert flower.startswith("${FLOWER_BASIC_AUTH:?")
+    workers = [COMPOSE["services"][f"step02-worker{n}"]["command"] for n in (1, 2)]
+    assert "--hostname=worker1@%h" in workers[0] and "--hostname=worker2@%h" in workers[1]
+
+
+def test_the_template_filled_like_the_nginx_image_does_is_valid(tmp_path):
+    # The image runs envsubst with only the variables that are set: Nginx's own stay as they are.
+    environment = COMPOSE["services"]["step02-nginx"]["environment"]
+    template = (ROOT / "step02_nginx_gunicorn" / "nginx.conf").read_text()
+    for name, value in environment.items():
+        template = template.replace("${" + name + "}", value)
+    template = template.replace("step02-web:8002", "127.0.0.1:8002")  # resolvable here
+    template = template.replace("/var/log/nginx/access.log", str(tmp_path / "access.log"))
+    (tmp_path / "default.conf").write_text(template)
+    main = tmp_path / "nginx.conf"
+    main.write_text(
+        f"pid {tmp_path}/nginx.pid; error_log {tmp_path}/error.log;\n"
+        f"events {{}}\nhttp {{ client_body_temp_path {tmp_path}/body; "
+        f"include {tmp_path}/default.conf; }}\n"
+    )
+    done = nginx_test(main)
+    assert done.returncode == 0, done.stderr
+
+
+def test_every_variable_compose_needs_is_in_env_example():
+    example = (ROOT / ".env.example").read_text()
+    for variable in (
+        "RABBITMQ_USER",
+        "RABBITMQ_PASSWORD",
+        "POSTGRES_PASSWORD",
+        "TASK_SECONDS",
+        "FLOWER_BASIC_AUTH",
+    ):
+        assert f"\n{variable}=" in example, variable

@@ -1,0 +1,216 @@
+"""Step 1 as real processes: `flask run` and a Celery worker, on free ports and unique queues."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+from tests.support.commands import workshop
+from tests.support.launched import LaunchedStep
+from tests.support.tasks import states_until_done
+from tests.support.tcp_proxy import TcpProxy
+from workshop.launcher.processes import env_with_venv
+from workshop.probe import free_port, http_ok, port_in_use
+from workshop.settings import ROOT, endpoint
+from workshop.waiting import wait_until
+
+APP_NAME = "step01_flask_celery.app"
+
+
+def run_check(stack, timeout: float = 10) -> subprocess.CompletedProcess:
+    return workshop(
+        "check",
+        "step01",
+        "--url",
+        stack.base_url,
+        "--timeout",
+        str(timeout),
+        env=stack.env,
+        timeout=timeout + 60,
+    )
+
+
+@pytest.mark.needs("rabbitmq", "redis")
+def test_a_real_worker_on_rabbitmq_and_redis(stacks):
+    stack = stacks.start("services")
+    with stack.client() as client:
+        health = client.get("/health").json()
+    assert health["embedded"] is False and health["banner"] is None
+    assert health["broker"]["url"].startswith("amqp://")
+    assert health["result_backend"]["url"].startswith("redis://")
+
+    task_id = stack.submit({"seconds": 1.5, "customer": 42})
+    with stack.client() as client:
+        seen = states_until_done(client, task_id)
+    assert seen[-1] == "SUCCESS" and "PROGRESS" in seen, seen
+    result = stack.wait_for_task(task_id)["result"]
+    assert result["worker"] == stack.worker_name
+    assert result["app"] == APP_NAME, "the task ran inside the Flask app context"
+    assert result["keys"] == ["customer", "seconds"]
+    assert f"Task step01_flask_celery.app.tasks.process_data[{task_id}] succeeded" in (
+        stack.processes["worker"].log()
+    )
+
+    failing = stack.submit({"seconds": 0, "fail": True})
+    body = stack.wait_for_task(failing)
+    assert body["state"] == "FAILURE"
+    assert body["error"] == {"type": "ValueError", "message": "the request asked this task to fail"}
+
+    check = run_check(stack)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "✗" not in check.stdout
+    assert "RabbitMQ reachable at" in check.stdout and "Redis reachable at" in check.stdout
+
+
+def test_the_same_flow_on_the_embedded_default(stacks):
+    stack = stacks.start("embedded")
+    assert "EMBEDDED DEFAULT IN USE" in stack.processes["web"].log()
+    assert "EMBEDDED DEFAULT IN USE" in stack.processes["worker"].log()
+    task_id = stack.submit({"seconds": 0.5})
+    body = stack.wait_for_task(task_id)
+    assert body["state"] == "SUCCESS" and body["result"]["worker"] == stack.worker_name
+
+    check = run_check(stack)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "broker: embedded default filesystem:///" in check.stdout
+
+
+def test_auto_mode_falls_back_when_no_server_answers(stacks):
+    closed_broker = f"amqp://guest:guest@127.0.0.1:{free_port()}//"
+    closed_redis = f"redis://127.0.0.1:{free_port()}/0"
+    stack = stacks.start(
+        "auto", CELERY_BROKER_URL=closed_broker, CELERY_RESULT_BACKEND=closed_redis
+    )
+    with stack.client() as client:
+        health = client.get("/health").json()
+    port = endpoint(closed_broker)[1]
+    assert health["embedded"] and health["broker"]["why"] == f"nothing answers at 127.0.0.1:{port}"
+    assert health["result_backend"]["url"].startswith("db+sqlite:")
+    task_id = stack.submit({"seconds": 0})
+    assert stack.wait_for_task(task_id)["state"] == "SUCCESS"
+
+
+def test_services_mode_refuses_to_start_without_its_servers(tmp_path):
+    closed = f"amqp://guest:guest@127.0.0.1:{free_port()}//"
+    done = subprocess.run(
+        [sys.executable, "-c", "from step01_flask_celery.app import create_app; create_app()"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env_with_venv(
+            {
+                "WORKSHOP_MODE": "services",
+                "CELERY_BROKER_URL": closed,
+                "WORKSHOP_RUN_DIR": str(tmp_path),
+            }
+        ),
+    )
+    assert done.returncode != 0
+    assert f"The broker is not reachable at {closed.replace(':guest@', ':**@')}" in done.stderr
+    assert "make services" in done.stderr
+
+
+@pytest.mark.needs("rabbitmq", "redis")
+def test_a_broker_that_dies_gives_quick_503s_and_service_comes_back(stacks):
+    rabbit = TcpProxy(("127.0.0.1", 5672)).start()
+    stack = stacks.start(
+        "services", CELERY_BROKER_URL=f"amqp://guest:guest@127.0.0.1:{rabbit.port}//"
+    )
+    accepted = stack.submit({"seconds": 0})
+    assert stack.wait_for_task(accepted)["state"] == "SUCCESS"
+
+    rabbit.cut()
+    with stack.client() as client:
+        started = time.monotonic()
+        answer = client.post("/api/process_data", json={"seconds": 0})
+        elapsed = time.monotonic() - started
+    assert answer.status_code == 503 and elapsed < 3, (answer.status_code, elapsed)
+    assert "Nothing was queued" in answer.json()["message"]
+
+    rabbit.port, port = rabbit.port, rabbit.port
+    TcpProxy.__init__(rabbit, ("127.0.0.1", 5672))
+    rabbit.port = port
+    rabbit.start()  # the broker is back on the same address
+    # The worker reconnects by itself; the app publishes again on the next request.
+    task_id = wait_until(
+        lambda: _try_submit(stack), timeout=30, what="a 202 after the broker came back"
+    )
+    assert stack.wait_for_task(task_id, timeout=60)["state"] == "SUCCESS"
+    rabbit.cut()
+
+
+def _try_submit(stack) -> str | None:
+    with stack.client() as client:
+        answer = client.post("/api/process_data", json={"seconds": 0})
+    return answer.json()["task_id"] if answer.status_code == 202 else None
+
+
+def test_check_fails_with_a_hint_when_no_worker_runs(stacks):
+    stack = stacks.start("embedded", worker=False)
+    check = run_check(stack, timeout=3)
+    assert check.returncode == 1
+    assert "✓ Flask answers at" in check.stdout
+    assert f"✗ no answer to ping from {stack.worker_name} within 2 s" in check.stdout
+    assert re.search(
+        r"✗ task \w{8}… still PENDING after 3 s: is a worker running\? "
+        r"\(make step01 starts one\)",
+        check.stdout,
+    ), check.stdout
+
+
+def test_a_chunked_body_over_the_limit_gets_413_not_a_cut(stacks):
+    # A chunked body has no Content-Length: the size can only be known while reading it.
+    stack = stacks.start("embedded", worker=False)
+    body = json.dumps({"seconds": 1, "data": "x" * 2_000_000}).encode()
+    chunks = (body[i : i + 65536] for i in range(0, len(body), 65536))
+    with stack.client() as client:
+        answer = client.post(
+            "/api/process_data", content=chunks, headers={"Content-Type": "application/json"}
+        )
+    assert answer.status_code == 413, answer.text
+    assert answer.json()["error"] == "Request Entity Too Large"
+
+
+def test_check_fails_when_nothing_runs():
+    done = workshop("check", "step01", "--url", f"http://127.0.0.1:{free_port()}")
+    assert done.returncode == 1
+    assert "✗ Flask does not answer" in done.stdout and "make step01" in done.stdout
+
+
+@pytest.mark.needs("rabbitmq", "redis")
+def test_make_step01_launcher_runs_the_procfile_and_ctrl_c_stops_everything(tmp_path):
+    step = LaunchedStep("step01", tmp_path)
+    port = step.port("flask")
+    try:
+        step.start()
+        assert f"curl -s -X POST localhost:{port}/api/process_data" in step.log()
+        check = step.workshop("check", "step01")  # PORT says where: no --url needed
+        assert check.returncode == 0, check.stdout + step.log()
+        assert f"{step.env['WORKER_NAME']}@" in check.stdout
+        pids = [int(pid) for pid in re.findall(r"started \(pid=(\d+)\)", step.log())]
+        assert len(pids) == 2, step.log()
+    finally:
+        code = step.interrupt()  # what Ctrl-C in the terminal does; asserts nothing is left
+    assert code == 0
+    assert "step01 stopped" in step.log()
+    assert not any(psutil.pid_exists(pid) for pid in pids)
+    assert not http_ok(f"http://127.0.0.1:{port}/health")
+
+
+def test_the_launcher_says_when_the_port_is_taken(tmp_path):
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        env = env_with_venv({"WORKSHOP_MODE": "embedded", "WORKSHOP_RUN_DIR": str(tmp_path)})
+        done = workshop("run", "step01", "--port", str(port), env=env)
+    assert done.returncode == 1
+    assert f"Port {port} (Flask) is already in use" in done.stdout
+    suggested = int(re.search(r"make step01 PORT=(\d+)", done.stdout).group(1))
+    assert suggested >= port + 10 and not port_in_use(suggested)

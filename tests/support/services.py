@@ -1,0 +1,61 @@
+"""Which services the tests need, whether they answer, and how to clean up after them."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from workshop.probe import INSTALL, find_binary
+from workshop.settings import DEFAULT_REDIS_URL, FIXES, Settings, reachable, safe_url
+
+SETTINGS = Settings()
+SERVICES = {
+    "rabbitmq": ("RabbitMQ", SETTINGS.celery_broker_url, FIXES["amqp"]),
+    "redis": ("Redis", SETTINGS.celery_result_backend or DEFAULT_REDIS_URL, FIXES["redis"]),
+    "postgresql": ("PostgreSQL", SETTINGS.database_url, FIXES["postgresql"]),
+}
+# With CI=true or WORKSHOP_MODE=services a missing service FAILS a test instead of skipping it.
+STRICT = SETTINGS.ci or SETTINGS.workshop_mode == "services"
+
+
+def available(service: str) -> tuple[bool, str]:
+    """Whether a service (or a program such as nginx) is there, and the message when it is not."""
+    if service in INSTALL:
+        present = find_binary(service) is not None
+        return present, f"needs the {service} binary, which is not installed: {INSTALL[service]}"
+    name, url, fix = SERVICES[service]
+    return reachable(url), f"needs {name} at {safe_url(url)}, which is not running: {fix}"
+
+
+def require(*needed: str) -> None:
+    """Skip, or fail when STRICT, unless every service in `needed` is there."""
+    missing = [text for present, text in map(available, dict.fromkeys(needed)) if not present]
+    if missing:
+        message = "; ".join(missing)
+        if STRICT:
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+
+
+def delete_queues(queues: list[str]) -> None:
+    """Remove the tests' queues from RabbitMQ, so runs do not leave queues behind."""
+    if not queues or not reachable(SETTINGS.celery_broker_url):
+        return
+    from kombu import Connection
+
+    with Connection(SETTINGS.celery_broker_url, connect_timeout=2) as connection:
+        for queue in queues:
+            connection.default_channel.queue_delete(queue)
+
+
+def nginx_test(main_conf: Path) -> subprocess.CompletedProcess:
+    """`nginx -t`: is this configuration (and what it includes) valid?"""
+    require("nginx")
+    return subprocess.run(
+        [find_binary("nginx"), "-t", "-p", str(main_conf.parent), "-c", str(main_conf)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )

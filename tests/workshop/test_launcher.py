@@ -1,0 +1,88 @@
+"""A step is data: a declaration the tests make up, run by the one launcher with either runner,
+up, tried, Ctrl-C, and nothing left behind. No server needed (the embedded default)."""
+
+from __future__ import annotations
+
+import re
+import signal
+import sys
+import textwrap
+
+import psutil
+
+from workshop.launcher.background import Background
+from workshop.launcher.processes import env_with_venv
+from workshop.probe import free_port, http_ok
+from workshop.waiting import wait_until
+
+LAUNCH = """
+import sys
+from rich.console import Console
+from workshop import steps
+from workshop.launcher import run
+from workshop.registry import Http, Port, Program, Step
+
+step = Step(
+    name="step99",
+    title="a web server, declared as data",
+    folder={folder!r},
+    ports=(Port("web", {port}, "TOY_PORT", "toy"),),
+    runner={runner!r},
+    programs=(Program("web", ready=Http("web", "/")),),
+    try_lines=("curl -s localhost:{{TOY_PORT}}/",),
+    checks=(),
+)
+steps.register(step)
+sys.exit(run(step, Console(soft_wrap=True)))
+"""
+SERVER = f"{sys.executable} -m http.server --bind 127.0.0.1"
+
+
+def launch(tmp_path, runner: str) -> tuple[Background, int]:
+    port = free_port()
+    env = env_with_venv({"WORKSHOP_MODE": "embedded", "WORKSHOP_RUN_DIR": str(tmp_path / "run")})
+    script = LAUNCH.format(folder=str(tmp_path), port=port, runner=runner)
+    return Background(tmp_path / "launcher.log", env, ["-c", script]), port
+
+
+def stop_and_check(launcher: Background, port: int) -> str:
+    code, left = launcher.interrupt()
+    log = launcher.text()
+    assert code == 0 and left == [], log
+    assert "step99 stopped. Start it again with `make step99`." in log
+    assert not http_ok(f"http://127.0.0.1:{port}/")
+    return log
+
+
+def test_a_procfile_step_runs_under_honcho(tmp_path):
+    (tmp_path / "Procfile").write_text(f"web: {SERVER} $PORT\n")
+    launcher, port = launch(tmp_path, "honcho")
+    try:
+        assert launcher.start(60), launcher.text()
+        assert f"curl -s localhost:{port}/" in launcher.text()
+        assert http_ok(f"http://127.0.0.1:{port}/")
+    finally:
+        log = stop_and_check(launcher, port)
+    assert re.search(r"web\.1 +\| .*GET / HTTP", log), "honcho printed the program's log"
+
+
+def test_a_supervisord_step_restarts_a_program_that_dies(tmp_path):
+    (tmp_path / "supervisord.conf").write_text(
+        textwrap.dedent(f"""\
+            [program:web]
+            command={SERVER} %(ENV_TOY_PORT)s
+            autorestart=true
+            redirect_stderr=true
+            stdout_logfile=%(ENV_STEP_LOG_DIR)s/%(program_name)s.log
+            """)
+    )
+    launcher, port = launch(tmp_path, "supervisord")
+    try:
+        assert launcher.start(60), launcher.text()
+        first = next(c for c in psutil.net_connections("tcp") if c.laddr.port == port and c.pid)
+        psutil.Process(first.pid).send_signal(signal.SIGKILL)
+        wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/"), 30, what="web restarted")
+    finally:
+        log = stop_and_check(launcher, port)
+    assert "exited: web (terminated by SIGKILL; not expected)" in log
+    assert re.search(r"\d\d:\d\d:\d\d web +\| .*GET / HTTP", log), "the follower printed its log"

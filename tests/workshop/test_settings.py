@@ -1,0 +1,83 @@
+"""WORKSHOP_MODE: real services when they answer, the embedded default otherwise, never silently."""
+
+import socket
+
+import pytest
+
+from workshop.probe import free_port
+from workshop.settings import (
+    ServiceUnavailable,
+    celery_services,
+    choose,
+    endpoint,
+    safe_url,
+    scheme,
+)
+
+
+def closed_url() -> str:
+    return f"amqp://guest:secret@127.0.0.1:{free_port()}//"
+
+
+def test_scheme_and_endpoint_of_each_kind_of_url():
+    assert scheme("db+postgresql+psycopg://u@h/db") == "postgresql"
+    assert endpoint("amqp://guest:guest@rabbit//") == ("rabbit", 5672)
+    assert endpoint("redis://localhost:6380/0") == ("localhost", 6380)
+    assert endpoint("db+postgresql://u@db:5433/x") == ("db", 5433)
+    assert endpoint("filesystem://") is None
+    assert endpoint("db+sqlite:///x.sqlite") is None
+
+
+def test_passwords_never_show():
+    assert "secret" not in safe_url(closed_url())
+
+
+def test_auto_falls_back_to_the_embedded_default_and_says_why():
+    url = closed_url()
+    service = choose("broker", url, "filesystem://", "auto")
+    assert service.embedded and service.url == "filesystem://"
+    assert f":{endpoint(url)[1]}" in service.why
+
+
+def test_services_mode_names_the_url_and_the_fix():
+    with pytest.raises(ServiceUnavailable) as error:
+        choose("broker", closed_url(), "filesystem://", "services")
+    message = str(error.value)
+    assert "127.0.0.1" in message and "make services" in message and "secret" not in message
+
+
+def test_embedded_mode_never_touches_the_network():
+    service = choose("broker", closed_url(), "filesystem://", "embedded")
+    assert service.embedded and service.why == "WORKSHOP_MODE=embedded"
+
+
+def test_embedded_celery_config_and_banner(monkeypatch, tmp_path):
+    monkeypatch.setenv("WORKSHOP_MODE", "embedded")
+    monkeypatch.setenv("WORKSHOP_RUN_DIR", str(tmp_path))
+    services = celery_services()
+    config = services.celery_config()
+    assert config["broker_url"] == "filesystem://"
+    assert config["result_backend"] == f"db+sqlite:///{tmp_path / 'results.sqlite'}"
+    folders = config["broker_transport_options"]
+    assert (tmp_path / "broker" / "messages").is_dir()
+    assert folders["data_folder_in"] == folders["data_folder_out"]
+    banner = services.banner()
+    assert banner.startswith("EMBEDDED DEFAULT IN USE") and "make services" in banner
+
+
+def test_a_server_that_answers_is_used_as_is():
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        url = f"amqp://guest:guest@127.0.0.1:{server.getsockname()[1]}//"
+        for mode in ("auto", "services"):
+            service = choose("broker", url, "filesystem://", mode)
+            assert service.url == url and not service.embedded
+
+
+def test_explicit_embedded_urls_are_used_as_given_and_still_announced(monkeypatch, tmp_path):
+    monkeypatch.setenv("WORKSHOP_MODE", "services")
+    monkeypatch.setenv("WORKSHOP_RUN_DIR", str(tmp_path))
+    monkeypatch.setenv("CELERY_BROKER_URL", "filesystem://")
+    monkeypatch.setenv("CELERY_RESULT_BACKEND", "db+sqlite:///results.sqlite")
+    services = celery_services()
+    assert services.broker.url == "filesystem://" and services.broker.embedded
+    assert "set by CELERY_BROKER_URL" in services.banner()

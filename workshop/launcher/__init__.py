@@ -1,0 +1,274 @@
+"""`python -m workshop run stepNN` (what `make stepNN` runs): start a step, say how to try it,
+follow its logs, and stop every process it started on Ctrl-C, SIGTERM or a closed terminal.
+
+One `run()` for every step, driven by its declaration (workshop/steps/): preflight (programs,
+ports, services, worker names), prepare, start, wait until every program is ready, print the
+"try it" lines, follow the logs, stop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import grp
+import os
+import pwd
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from string import Template
+
+from celery.utils.imports import symbol_by_name
+from rich.console import Console
+
+from workshop import steps
+from workshop.launcher.processes import VENV_BIN, descendants, env_with_venv
+from workshop.launcher.runners import RUNNERS
+from workshop.probe import INSTALL, find_binary, http_ok, ping_workers, port_in_use
+from workshop.registry import Http, Step
+from workshop.settings import (
+    CeleryServices,
+    ServiceUnavailable,
+    celery_services,
+    export_choice,
+    print_banner,
+    safe_url,
+)
+from workshop.waiting import wait_until
+
+READY_TIMEOUT = 90  # seconds for every program to answer, from the start
+
+
+class Refused(Exception):
+    """The step cannot start: the message says why and what to do."""
+
+
+def run(step: Step, console: Console) -> int:
+    try:
+        services, env = preflight(step, console)
+    except Refused as refusal:
+        console.print(f"[red]{refusal}[/]")
+        return 1
+    settings = steps.settings()
+    ports = steps.ports(step, settings)
+    run_dir = settings.workshop_run_dir / step.name
+    render_templates(step, run_dir, env)
+    console.print(
+        f"[bold]{step.name}: {step.title}[/] on http://localhost:{ports[step.main_port.name]}"
+    )
+    console.print(f"  broker:         {safe_url(services.broker.url)}", highlight=False)
+    console.print(f"  result backend: {safe_url(services.backend.url)}", highlight=False)
+
+    runner = RUNNERS[step.runner](step, run_dir, env, ports[step.main_port.name])
+    # A closed terminal (SIGHUP) or `kill` (SIGTERM) must stop the step like Ctrl-C does. The
+    # runner has a session of its own: only this launcher gets the signal, and stops it.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
+    follow = runner.follow()
+    if follow:
+        follow.start()
+    top = runner.start()
+    pid_file = run_dir / "run.pid"  # read by `make ps`
+    pid_file.write_text(str(top.pid))
+    known = []  # the processes seen once all were up: the stop finds even orphans among them
+    interrupted = False
+    try:
+        if wait_ready(step, top, ports, services, console):
+            known = descendants(top.pid)
+            if follow:
+                follow.poll()  # the log lines so far, then the panel
+            print_try_it(step, env, console)
+        top.wait()
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        runner.stop(top, known or descendants(top.pid))
+        pid_file.unlink(missing_ok=True)
+        if follow:
+            follow.stop()
+        with contextlib.suppress(BrokenPipeError):  # the terminal may be gone
+            console.print(f"{step.name} stopped. Start it again with `make {step.name}`.")
+    return 0 if interrupted else (top.returncode or 0)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def preflight(step: Step, console: Console) -> tuple[CeleryServices, dict[str, str]]:
+    """Everything that can be known before starting; the processes' environment."""
+    for program in step.needs:
+        if find_binary(program) is None:
+            raise Refused(
+                f"{program} is not installed. {step.name} runs the ordinary {program} "
+                f"binary: {INSTALL[program]}."
+            )
+    settings = steps.settings()
+    for port in step.ports:
+        number = getattr(settings, port.variable.lower())
+        if port_in_use(number):
+            free = free_port_near(number)
+            fix = (
+                f"make {step.name} PORT={free}"
+                if port is step.main_port
+                else f"{port.variable}={free} make {step.name}"
+            )
+            raise Refused(
+                f"Port {number} ({port.label}) is already in use. Is `make {step.name}` "
+                f"already running in another terminal? Stop it with Ctrl-C, or pick another "
+                f"port: `{fix}`."
+            )
+    if step.prepare:
+        symbol_by_name(step.prepare)()
+    try:
+        services = celery_services()  # writes any fallback back into the environment
+    except ServiceUnavailable as error:
+        raise Refused(str(error)) from None
+    print_banner(services, file=sys.stdout)
+    try:
+        services.celery_config()  # creates .run/ when the embedded default needs it
+        create_result_tables(services.backend.url)
+    except Exception as error:  # a database that refuses us: say which one, and why
+        raise Refused(
+            f"Could not prepare the result tables at {safe_url(services.backend.url)}: {error}"
+        ) from None
+    # Every process of the step sees the same services, settings and ports as this launcher.
+    export_choice(services)
+    env = environment(step, steps.settings())
+    clash = workers_already_running(step, services)
+    if clash:
+        variables = {v.upper() for ping in step.workers() for v in ping.variables()}
+        rename = f", or set {', '.join(sorted(variables))}" if variables else ""
+        raise Refused(
+            f"A worker named {', '.join(clash)} already answers on this broker. Two workers "
+            f"with one name break each other: stop the other step first (Ctrl-C in its "
+            f"terminal){rename}."
+        )
+    return services, env
+
+
+def free_port_near(port: int) -> int:
+    """A free port a little above `port` that no step or server of the workshop uses."""
+    taken = steps.reserved_ports()
+    return next(p for p in range(port + 10, port + 200) if p not in taken and not port_in_use(p))
+
+
+def create_result_tables(backend_url: str) -> None:
+    """Celery's SQL result tables, created once, before several processes race to create them."""
+    if not backend_url.startswith("db+"):
+        return
+    from celery import Celery
+
+    app = Celery("workshop-prepare", backend=backend_url, set_as_current=False)
+    app.conf.result_extended = True
+    app.backend.ResultSession().close()
+
+
+def environment(step: Step, settings) -> dict[str, str]:
+    """The environment of the step's processes: this one, the settings with their defaults,
+    the run folders, Flower's login, and the step's own `env` (its {NAME}s filled)."""
+    run_dir = settings.workshop_run_dir / step.name
+    (run_dir / "logs").mkdir(parents=True, exist_ok=True)
+    auth = settings.flower_basic_auth or f"workshop:{secrets.token_urlsafe(9)}"
+    # The settings, with the ports of this step only (PORT, for one, means something to others).
+    values = settings.as_environment()
+    for other in steps.STEPS.values():
+        for port in other.ports if other is not step else ():
+            values.pop(port.variable, None)
+    values |= {
+        "STEP_RUN_DIR": str(run_dir),
+        "STEP_LOG_DIR": str(run_dir / "logs"),
+        "FLOWER_BASIC_AUTH": auth,
+        "NGINX_USER": nginx_user(),
+    }
+    values.update({name: text.format(**values) for name, text in step.env.items()})
+    env = env_with_venv(values)
+    # The programs a step needs are found on PATH, even in an sbin folder.
+    folders = sorted({str(Path(find_binary(name)).parent) for name in step.needs})
+    env["PATH"] = os.pathsep.join([str(VENV_BIN), *folders, env["PATH"]])
+    return env
+
+
+def nginx_user() -> str:
+    """`user nobody <group>;` for a root Nginx master (its workers must not run as root)."""
+    if os.geteuid() != 0:
+        return ""
+    nobody = pwd.getpwnam("nobody")
+    return f"user nobody {grp.getgrgid(nobody.pw_gid).gr_name};"
+
+
+def render_templates(step: Step, run_dir: Path, env: dict[str, str]) -> None:
+    """Fill each template's ${NAME}s from the processes' environment, as envsubst would; Nginx's
+    own $variables stay as they are (safe_substitute)."""
+    for target, source in step.templates.items():
+        path = run_dir / target
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = Template((step.path / source).read_text()).safe_substitute(env)
+        path.write_text(text)
+
+
+def worker_names(step: Step) -> list[str]:
+    values = steps.settings().model_dump()
+    return [f"{ping.worker.format(**values)}@{socket.gethostname()}" for ping in step.workers()]
+
+
+def workers_already_running(step: Step, services: CeleryServices) -> list[str]:
+    """The step's worker names that already answer ping on the chosen broker."""
+    options = services.celery_config().get("broker_transport_options", {})
+    try:
+        answering = ping_workers(services.broker.url, options, 1, only=worker_names(step))
+    except Exception:  # an unreachable broker is reported later, by the processes themselves
+        return []
+    return [name for name in worker_names(step) if name in answering]
+
+
+def wait_ready(
+    step: Step,
+    top: subprocess.Popen,
+    ports: dict[str, int],
+    services: CeleryServices,
+    console: Console,
+) -> bool:
+    """Until every program answers: HTTP on its port, or ping for a Celery worker."""
+    options = services.celery_config().get("broker_transport_options", {})
+    names = worker_names(step)
+    waiting = [p.ready for p in step.programs if isinstance(p.ready, Http)]
+
+    def ready() -> bool:
+        if top.poll() is not None:
+            raise RuntimeError(f"{step.runner} exited ({top.returncode})")
+        for check in list(waiting):  # each web program once, in order
+            if not http_ok(f"http://127.0.0.1:{ports[check.port]}{check.path}"):
+                return False
+            waiting.remove(check)
+        return not names or set(names) <= set(ping_workers(services.broker.url, options, 1, names))
+
+    try:
+        wait_until(ready, READY_TIMEOUT, interval=0.2, what=f"every program of {step.name} up")
+    except (TimeoutError, RuntimeError) as error:
+        console.print(f"[red]{error}[/]: read the log lines above.")
+        return False
+    return True
+
+
+def print_try_it(step: Step, env: dict[str, str], console: Console) -> None:
+    """The step's "try it" lines, with its ports, paths and Flower's login filled in."""
+    main = step.main_port
+    port = int(env[main.variable])
+    user, password = env["FLOWER_BASIC_AUTH"].split(":", 1)
+    random = not steps.settings().flower_basic_auth
+    shown = {
+        **env,
+        "PORT_ARG": "" if port == main.default else f" PORT={port}",
+        "FLOWER_USER": user,
+        "FLOWER_PASSWORD": password,
+        "FLOWER_NOTE": " (random: set FLOWER_BASIC_AUTH=user:password in .env to choose)"
+        if random
+        else "",
+    }
+    console.rule(f"[bold green]{step.name} is up: try it (Ctrl-C stops it)")
+    for line in step.try_lines:
+        console.print(line.format(**shown), highlight=False, markup=False)
+    console.rule()

@@ -1,0 +1,132 @@
+"""The two ways a step's programs run: honcho reads a Procfile (step 1, where one process that
+exits stops them all), supervisord reads a supervisord.conf (step 2 on, where a process that
+dies is started again and the rest keep serving). Both read the step's own file, in its folder.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+from pathlib import Path
+
+import psutil
+
+from workshop.launcher.follow import Follow
+from workshop.launcher.processes import VENV_BIN, stop_tree
+from workshop.registry import Step
+from workshop.settings import ROOT
+
+
+class Runner:
+    def __init__(self, step: Step, run_dir: Path, env: dict[str, str], port: int):
+        self.step, self.run_dir, self.env, self.port = step, run_dir, env, port
+        self.logs = run_dir / "logs"
+
+    def start(self) -> subprocess.Popen:
+        raise NotImplementedError
+
+    def follow(self) -> Follow | None:
+        """A thread that prints the programs' logs, when they do not reach the terminal."""
+        return None
+
+    def stop(self, top: subprocess.Popen, known: list[psutil.Process]) -> list[int]:
+        raise NotImplementedError
+
+
+class Honcho(Runner):
+    def start(self) -> subprocess.Popen:
+        procfile = self.step.path / "Procfile"
+        honcho = [str(VENV_BIN / "honcho"), "-f", str(procfile), "-d", str(ROOT), "start"]
+        # honcho prints the programs' output, prefixed and coloured, straight to this terminal.
+        return subprocess.Popen(
+            [*honcho, "-p", str(self.port)], env=self.env, start_new_session=True
+        )
+
+    def stop(self, top: subprocess.Popen, known: list[psutil.Process]) -> list[int]:
+        """honcho signals whole process groups, and a Celery worker's pool processes are in its
+        group: they would die under the worker's feet. So each program (honcho -> sh -c ->
+        program) is asked first, workers (the programs with children) before the rest; a worker
+        then does its warm shutdown and stops its own pool. Then honcho gets Ctrl-C."""
+        programs = []
+        for process in known:
+            try:
+                if process.parent().name() in ("sh", "dash", "bash"):
+                    programs.append((not process.children(), process))
+            except psutil.NoSuchProcess:
+                continue
+        first = [program for _, program in sorted(programs, key=lambda p: p[0])]
+        return stop_tree(top, signal.SIGINT, timeout=20, first=first, known=known)
+
+
+class Supervisord(Runner):
+    @property
+    def conf(self) -> Path:
+        return self.run_dir / "supervisord.conf"
+
+    def start(self) -> subprocess.Popen:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        for log in self.log_files().values():  # this run's lines only
+            log.unlink(missing_ok=True)
+        self.write_conf()
+        return subprocess.Popen(
+            [str(VENV_BIN / "supervisord"), "-c", str(self.conf)],
+            cwd=ROOT,
+            env=self.env,
+            # supervisord writes to its log file, never to this terminal: the launcher
+            # follows the log files instead.
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+    def write_conf(self) -> None:
+        """supervisord's own settings for this run, around the step's program list."""
+        password = secrets.token_urlsafe(12)
+        socket = self.run_dir / "supervisor.sock"
+        # As root, say so: otherwise supervisord warns about it at every start.
+        user = "user=root\n" if os.geteuid() == 0 else ""
+        self.conf.write_text(f"""\
+; Written by `make {self.step.name}` for this run. The programs are in
+; {self.step.folder}/supervisord.conf: edit that one.
+[supervisord]
+; In the foreground: the launcher is its parent, and stops it on Ctrl-C.
+nodaemon=true
+{user}logfile={self.logs / "supervisord.log"}
+logfile_maxbytes=5MB
+pidfile={self.run_dir / "supervisord.pid"}
+childlogdir={self.logs}
+
+; `supervisorctl -c {self.conf}` reads the same password: nobody else controls the stack.
+[unix_http_server]
+file={socket}
+username=workshop
+password={password}
+
+[supervisorctl]
+serverurl=unix://{socket}
+username=workshop
+password={password}
+
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+
+[include]
+files={self.step.path / "supervisord.conf"}
+""")
+
+    def log_files(self) -> dict[str, Path]:
+        names = ["supervisord", *(program.name for program in self.step.programs)]
+        return {name: self.logs / f"{name}.log" for name in names}
+
+    def follow(self) -> Follow:
+        return Follow(self.log_files())
+
+    def stop(self, top: subprocess.Popen, known: list[psutil.Process]) -> list[int]:
+        """supervisord stops every program (its stopsignal, then KILL after stopwaitsecs)."""
+        return stop_tree(top, signal.SIGTERM, timeout=40, known=known)
+
+
+RUNNERS: dict[str, type[Runner]] = {"honcho": Honcho, "supervisord": Supervisord}

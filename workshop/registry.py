@@ -1,0 +1,117 @@
+"""What a step is made of: the data that each file in workshop/steps/ declares.
+
+A step is data, not code: its ports, its programs and how to know each one is ready, its "try
+it" lines and its checks. One launcher, one `check` and the tools read these declarations, so a
+new step needs a file in workshop/steps/ and its own folder, nothing else. workshop/README.md
+walks through step 2's declaration.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from workshop.settings import ROOT
+
+
+@dataclass(frozen=True)
+class Port:
+    """A port the step listens on. Its number comes from `variable`, else `default`."""
+
+    name: str  # the program that listens: "nginx"
+    default: int
+    variable: str  # "NGINX_PORT": read by every command, so all of them follow a change
+    label: str  # "Nginx", for messages and `make doctor`
+
+
+@dataclass(frozen=True)
+class Http:
+    """Ready when GET `path` on the step's port `port` answers (any status below 500)."""
+
+    port: str
+    path: str = "/health"
+
+
+@dataclass(frozen=True)
+class Ping:
+    """Ready when the Celery worker `worker` answers ping. `{worker_prefix}` and the like are
+    filled from the settings, so tests and a second stack can pick other names."""
+
+    worker: str
+
+    def variables(self) -> list[str]:
+        """The settings the name depends on: the learner's way to pick another name."""
+        return [name for _, name, _, _ in string.Formatter().parse(self.worker) if name]
+
+
+@dataclass(frozen=True)
+class Program:
+    """One process of the step, named as in its Procfile or supervisord.conf."""
+
+    name: str
+    ready: Http | Ping
+
+
+@dataclass(frozen=True)
+class TaskApi:
+    """The task API of DESIGN.md, as this step serves it (read by `check`, `stress` and `demo`)."""
+
+    targets: tuple[str, ...]  # the ports that serve it, the usual one first
+    submit: str = "/api/process_data"
+    status: str = "/api/tasks/{task_id}"
+    task: str = "step01_flask_celery.app.tasks.process_data"  # its Celery name
+
+    def body(self, seconds: float, number: int) -> dict:
+        return {"seconds": seconds, "n": number}
+
+    def arguments(self, seconds: float, number: int) -> tuple:
+        """The task's own arguments for the same request, for a baseline sent with send_task."""
+        return ({"n": number}, seconds, False)
+
+
+@dataclass(frozen=True)
+class Tracing:
+    """Where the step's hop tracing leaves its files, relative to the step's run folder."""
+
+    spans: str
+    access_log: str
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str  # "step02": `make step02`, `python -m workshop run step02`
+    title: str
+    folder: str  # the lesson's folder, at the top of the repository
+    ports: tuple[Port, ...]  # the first is where the step answers: `PORT=` moves it
+    runner: Literal["honcho", "supervisord"]  # which reads <folder>/Procfile or supervisord.conf
+    programs: tuple[Program, ...]
+    try_lines: tuple[str, ...]  # printed once every program is ready; {NAME} as in `env`
+    checks: tuple[Callable, ...]  # `make check-stepNN`, in order (workshop/checks.py)
+    needs: tuple[str, ...] = ()  # programs that must be installed, such as "nginx"
+    # More variables for the step's processes; {NAME} is filled from the ports' variables,
+    # STEP_RUN_DIR and STEP_LOG_DIR.
+    env: Mapping[str, str] = field(default_factory=dict)
+    # Files written into the run folder from templates in the step folder, ${NAME} filled from
+    # the processes' environment (as the nginx image's envsubst does).
+    templates: Mapping[str, str] = field(default_factory=dict)
+    prepare: str | None = None  # "module:function" called before the services are chosen
+    celery_app: str | None = None  # "module:attribute": the step's Celery app, for the tools
+    task_api: TaskApi | None = None
+    tracing: Tracing | None = None
+
+    @property
+    def path(self) -> Path:
+        return ROOT / self.folder
+
+    @property
+    def main_port(self) -> Port:
+        return self.ports[0]
+
+    def port(self, name: str) -> Port:
+        return next(port for port in self.ports if port.name == name)
+
+    def workers(self) -> list[Ping]:
+        return [program.ready for program in self.programs if isinstance(program.ready, Ping)]

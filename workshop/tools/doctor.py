@@ -1,0 +1,96 @@
+"""`python -m workshop doctor`: what this machine has for the workshop, and how to get the rest."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+from rich.console import Console
+
+from workshop import steps
+from workshop.probe import INSTALL, find_binary, port_in_use
+from workshop.settings import (
+    DEFAULT_REDIS_URL,
+    FIXES,
+    ROOT,
+    endpoint,
+    reachable,
+    safe_url,
+    scheme,
+)
+
+SERVER_NAMES = {"amqp": "RabbitMQ", "redis": "Redis", "postgresql": "PostgreSQL"}
+
+
+def docker_engine() -> tuple[bool, str]:
+    if shutil.which("docker") is None:
+        return False, "no docker client"
+    try:
+        done = subprocess.run(["docker", "info"], capture_output=True, timeout=10)
+    except subprocess.TimeoutExpired:
+        return False, "`docker info` did not answer in 10 s"
+    if done.returncode != 0:
+        return False, "a docker client, but no engine answers"
+    return True, "engine answers"
+
+
+def rows() -> list[tuple[bool, str, str, str]]:
+    """(present, what, detail, fix) for every piece the workshop can use."""
+    settings = steps.settings()
+    found = []
+    python_ok = sys.version_info >= (3, 11)
+    found.append(
+        (python_ok, "Python 3.11+", sys.version.split()[0], "install Python 3.11 or newer")
+    )
+    venv = (ROOT / ".venv").exists()
+    found.append((venv, "virtualenv .venv", str(ROOT / ".venv"), "`make setup`"))
+    for url in (
+        settings.celery_broker_url,
+        settings.celery_result_backend or DEFAULT_REDIS_URL,
+        settings.database_url,
+    ):
+        host, port = endpoint(url) or ("-", 0)
+        fix = FIXES[scheme(url)] + "; without it, WORKSHOP_MODE=auto uses the embedded default"
+        detail = f"{safe_url(url)} ({host}:{port})"
+        found.append((reachable(url), SERVER_NAMES[scheme(url)], detail, fix))
+    for step in steps.STEPS.values():
+        for program in step.needs:
+            path = find_binary(program)
+            what = f"{program} ({step.name})"
+            found.append((bool(path), what, path or "not installed", INSTALL[program]))
+    engine, detail = docker_engine()
+    found.append(
+        (
+            engine,
+            "Docker engine (optional)",
+            detail,
+            "start a Docker engine for the container path, or ignore this: local runs need none",
+        )
+    )
+    for step in steps.STEPS.values():
+        for port, number in zip(step.ports, steps.ports(step, settings).values(), strict=True):
+            user = f"{step.name} ({port.label})"
+            free = not port_in_use(number)
+            found.append(
+                (
+                    free,
+                    f"port {number} free",
+                    user if free else f"in use; needed by {user}",
+                    f"stop what listens on {number} (`ss -ltnp | grep {number}`), "
+                    f"or set {port.variable} in .env",
+                )
+            )
+    return found
+
+
+def doctor(console: Console) -> int:
+    console.print(f"[bold]workshop doctor[/] (WORKSHOP_MODE={steps.settings().workshop_mode})")
+    found = rows()
+    for present, what, detail, fix in found:
+        if present:
+            console.print(f"[green]✓[/] {what}: {detail}", highlight=False)
+        else:
+            console.print(f"[red]✗[/] {what}: {detail}\n    fix: {fix}", highlight=False)
+    # Only a too-old Python stops the workshop; everything else has a fallback or a later step.
+    return 0 if found[0][0] else 1
