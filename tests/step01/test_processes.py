@@ -211,6 +211,6 @@ def test_the_launcher_says_when_the_port_is_taken(tmp_path):
         env = env_with_venv({"WORKSHOP_MODE": "embedded", "WORKSHOP_RUN_DIR": str(tmp_path)})
         done = workshop("run", "step01", "--port", str(port), env=env)
     assert done.returncode == 1
-    assert f"Port {port} (Flask) is already in use" in done.stdout
+    assert f"Port {port} is already in use" in done.stdout
     suggested = int(re.search(r"make step01 PORT=(\d+)", done.stdout).group(1))
     assert suggested >= port + 10 and not port_in_use(suggested)

@@ -1,5 +1,6 @@
 """A step is data: a declaration the tests make up, run by the one launcher with either runner,
-up, tried, Ctrl-C, and nothing left behind. No server needed (the embedded default)."""
+up, tried, stopped by `kill` or a closed terminal, and nothing left behind. No server needed
+(the embedded default). Ctrl-C is tested on the real steps."""
 
 from __future__ import annotations
 
@@ -45,8 +46,8 @@ def launch(tmp_path, runner: str) -> tuple[Background, int]:
     return Background(tmp_path / "launcher.log", env, ["-c", script]), port
 
 
-def stop_and_check(launcher: Background, port: int) -> str:
-    code, left = launcher.interrupt()
+def stop_and_check(launcher: Background, port: int, sig: int) -> str:
+    code, left = launcher.interrupt(sig)
     log = launcher.text()
     assert code == 0 and left == [], log
     assert "step99 stopped. Start it again with `make step99`." in log
@@ -54,7 +55,7 @@ def stop_and_check(launcher: Background, port: int) -> str:
     return log
 
 
-def test_a_procfile_step_runs_under_honcho(tmp_path):
+def test_a_procfile_step_runs_under_honcho_and_stops_on_sigterm(tmp_path):
     (tmp_path / "Procfile").write_text(f"web: {SERVER} $PORT\n")
     launcher, port = launch(tmp_path, "honcho")
     try:
@@ -62,11 +63,11 @@ def test_a_procfile_step_runs_under_honcho(tmp_path):
         assert f"curl -s localhost:{port}/" in launcher.text()
         assert http_ok(f"http://127.0.0.1:{port}/")
     finally:
-        log = stop_and_check(launcher, port)
+        log = stop_and_check(launcher, port, signal.SIGTERM)  # `kill`
     assert re.search(r"web\.1 +\| .*GET / HTTP", log), "honcho printed the program's log"
 
 
-def test_a_supervisord_step_restarts_a_program_that_dies(tmp_path):
+def test_a_supervisord_step_restarts_a_program_that_dies_and_stops_on_sighup(tmp_path):
     (tmp_path / "supervisord.conf").write_text(
         textwrap.dedent(f"""\
             [program:web]
@@ -83,6 +84,6 @@ def test_a_supervisord_step_restarts_a_program_that_dies(tmp_path):
         psutil.Process(first.pid).send_signal(signal.SIGKILL)
         wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/"), 30, what="web restarted")
     finally:
-        log = stop_and_check(launcher, port)
+        log = stop_and_check(launcher, port, signal.SIGHUP)  # the terminal was closed
     assert "exited: web (terminated by SIGKILL; not expected)" in log
     assert re.search(r"\d\d:\d\d:\d\d web +\| .*GET / HTTP", log), "the follower printed its log"

@@ -115,8 +115,9 @@ def preflight(step: Step, console: Console) -> tuple[CeleryServices, dict[str, s
                 if port is step.main_port
                 else f"{port.variable}={free} make {step.name}"
             )
+            which = f" ({port.label})" if len(step.ports) > 1 else ""
             raise Refused(
-                f"Port {number} ({port.label}) is already in use. Is `make {step.name}` "
+                f"Port {number}{which} is already in use. Is `make {step.name}` "
                 f"already running in another terminal? Stop it with Ctrl-C, or pick another "
                 f"port: `{fix}`."
             )

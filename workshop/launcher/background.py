@@ -49,9 +49,12 @@ class Background:
             return False
         return self.popen.poll() is None
 
-    def interrupt(self, timeout: float = 60) -> tuple[int | None, list[int]]:
-        """Ctrl-C: its exit status, and the pids it left behind (stopped now, all the same)."""
+    def interrupt(
+        self, sig: int = signal.SIGINT, timeout: float = 60
+    ) -> tuple[int | None, list[int]]:
+        """Ctrl-C (or `kill`: SIGTERM, a closed terminal: SIGHUP): its exit status, and the pids
+        it left behind (stopped now, all the same)."""
         if self.popen is None:
             return None, []
-        left = stop_tree(self.popen, signal.SIGINT, timeout)
+        left = stop_tree(self.popen, sig, timeout)
         return self.popen.returncode, left
