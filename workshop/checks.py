@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
-import socket
 import time
 import uuid
 from collections import Counter
@@ -67,13 +66,8 @@ class Context:
 
     def log(self, program: str) -> str:
         """Where a program's log is, as short as it can be said."""
-        path = self.settings.workshop_run_dir / self.step.name / "logs" / f"{program}.log"
+        path = self.step.run_dir(self.settings) / "logs" / f"{program}.log"
         return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
-
-    def workers(self) -> list[str]:
-        host = socket.gethostname()
-        values = self.settings.model_dump()
-        return [f"{ping.worker.format(**values)}@{host}" for ping in self.step.workers()]
 
     def submit(self, **extra) -> str:
         api = self.step.task_api
@@ -228,7 +222,7 @@ def workers_answer_ping(context: Context) -> None:
             f"could not ping workers through {safe_url(url)} ({error})", context.start_hint
         )
         return
-    wanted = context.workers()
+    wanted = context.step.worker_names(context.settings)
     missing = [name for name in wanted if name not in names]
     others = sorted(set(names) - set(wanted))
     also = f" (also on this broker: {', '.join(others)})" if others else ""

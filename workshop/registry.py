@@ -8,13 +8,14 @@ walks through step 2's declaration.
 
 from __future__ import annotations
 
+import socket
 import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from workshop.settings import ROOT
+from workshop.settings import ROOT, Settings
 
 
 @dataclass(frozen=True)
@@ -115,3 +116,12 @@ class Step:
 
     def workers(self) -> list[Ping]:
         return [program.ready for program in self.programs if isinstance(program.ready, Ping)]
+
+    def worker_names(self, settings: Settings) -> list[str]:
+        """Its Celery workers' full names, as ping answers them: worker1@host."""
+        values, host = settings.model_dump(), socket.gethostname()
+        return [f"{ping.worker.format(**values)}@{host}" for ping in self.workers()]
+
+    def run_dir(self, settings: Settings) -> Path:
+        """Where the step keeps its run-time files: .run/stepNN/ (logs/, rendered configs)."""
+        return settings.workshop_run_dir / self.name

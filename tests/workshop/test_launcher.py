@@ -87,3 +87,13 @@ def test_a_supervisord_step_restarts_a_program_that_dies_and_stops_on_sighup(tmp
         log = stop_and_check(launcher, port, signal.SIGHUP)  # the terminal was closed
     assert "exited: web (terminated by SIGKILL; not expected)" in log
     assert re.search(r"\d\d:\d\d:\d\d web +\| .*GET / HTTP", log), "the follower printed its log"
+
+
+def test_a_program_that_fails_at_start_stops_the_step_with_status_1(tmp_path):
+    (tmp_path / "Procfile").write_text(f"web: {sys.executable} -c 'raise SystemExit(3)'\n")
+    launcher, port = launch(tmp_path, "honcho")
+    assert not launcher.start(60)
+    assert launcher.popen.wait(30) == 1
+    log = launcher.text()
+    assert "honcho exited" in log and "read the log lines above" in log, log
+    assert "step99 stopped" in log and " is up" not in log

@@ -14,7 +14,6 @@ import os
 import pwd
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -53,7 +52,7 @@ def run(step: Step, console: Console) -> int:
         return 1
     settings = steps.settings()
     ports = steps.ports(step, settings)
-    run_dir = settings.workshop_run_dir / step.name
+    run_dir = step.run_dir(settings)
     render_templates(step, run_dir, env)
     console.print(
         f"[bold]{step.name}: {step.title}[/] on http://localhost:{ports[step.main_port.name]}"
@@ -66,31 +65,31 @@ def run(step: Step, console: Console) -> int:
     # runner has a session of its own: only this launcher gets the signal, and stops it.
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _interrupt)
-    follow = runner.follow()
-    if follow:
-        follow.start()
-    top = runner.start()
     pid_file = run_dir / "run.pid"  # read by `make ps`
-    pid_file.write_text(str(top.pid))
+    follow, top, code = runner.follow(), None, 1
     known = []  # the processes seen once all were up: the stop finds even orphans among them
-    interrupted = False
     try:
+        if follow:
+            follow.start()
+        top = runner.start()
+        pid_file.write_text(str(top.pid))
         if wait_ready(step, top, ports, services, console):
             known = descendants(top.pid)
             if follow:
                 follow.poll()  # the log lines so far, then the panel
             print_try_it(step, env, console)
-        top.wait()
+            code = top.wait()  # until a program stops them all (honcho), or Ctrl-C
     except KeyboardInterrupt:
-        interrupted = True
+        code = 0
     finally:
-        runner.stop(top, known or descendants(top.pid))
+        if top is not None:
+            runner.stop(top, known or descendants(top.pid))
         pid_file.unlink(missing_ok=True)
         if follow:
             follow.stop()
         with contextlib.suppress(BrokenPipeError):  # the terminal may be gone
             console.print(f"{step.name} stopped. Start it again with `make {step.name}`.")
-    return 0 if interrupted else (top.returncode or 0)
+    return code
 
 
 def _interrupt(signum, frame):
@@ -170,7 +169,7 @@ def create_result_tables(backend_url: str) -> None:
 def environment(step: Step, settings) -> dict[str, str]:
     """The environment of the step's processes: this one, the settings with their defaults,
     the run folders, Flower's login, and the step's own `env` (its {NAME}s filled)."""
-    run_dir = settings.workshop_run_dir / step.name
+    run_dir = step.run_dir(settings)
     (run_dir / "logs").mkdir(parents=True, exist_ok=True)
     auth = settings.flower_basic_auth or f"workshop:{secrets.token_urlsafe(9)}"
     # The settings, with the ports of this step only (PORT, for one, means something to others).
@@ -210,19 +209,15 @@ def render_templates(step: Step, run_dir: Path, env: dict[str, str]) -> None:
         path.write_text(text)
 
 
-def worker_names(step: Step) -> list[str]:
-    values = steps.settings().model_dump()
-    return [f"{ping.worker.format(**values)}@{socket.gethostname()}" for ping in step.workers()]
-
-
 def workers_already_running(step: Step, services: CeleryServices) -> list[str]:
     """The step's worker names that already answer ping on the chosen broker."""
     options = services.celery_config().get("broker_transport_options", {})
+    names = step.worker_names(steps.settings())
     try:
-        answering = ping_workers(services.broker.url, options, 1, only=worker_names(step))
+        answering = ping_workers(services.broker.url, options, 1, only=names)
     except Exception:  # an unreachable broker is reported later, by the processes themselves
         return []
-    return [name for name in worker_names(step) if name in answering]
+    return [name for name in names if name in answering]
 
 
 def wait_ready(
@@ -234,7 +229,7 @@ def wait_ready(
 ) -> bool:
     """Until every program answers: HTTP on its port, or ping for a Celery worker."""
     options = services.celery_config().get("broker_transport_options", {})
-    names = worker_names(step)
+    names = step.worker_names(steps.settings())
     waiting = [p.ready for p in step.programs if isinstance(p.ready, Http)]
 
     def ready() -> bool:

@@ -83,7 +83,7 @@ class Paths:
 
     @classmethod
     def of(cls, step: Step) -> Paths:
-        run_dir = steps.settings().workshop_run_dir / step.name
+        run_dir = step.run_dir(steps.settings())
         return cls(run_dir / step.tracing.spans, run_dir / step.tracing.access_log)
 
 
