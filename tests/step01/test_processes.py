@@ -197,6 +197,9 @@ def test_make_step01_launcher_runs_the_procfile_and_ctrl_c_stops_everything(tmp_
         assert f"{step.env['WORKER_NAME']}@" in check.stdout
         pids = [int(pid) for pid in re.findall(r"started \(pid=(\d+)\)", step.log())]
         assert len(pids) == 2, step.log()
+        tree = step.workshop("ps", "step01").stdout  # what `make ps` prints for step 1
+        assert tree.count("sh -c: the Procfile line's shell") == 2, tree
+        assert "Flask development server" in tree and tree.count("Celery pool process") == 2
     finally:
         code = step.interrupt()  # what Ctrl-C in the terminal does; asserts nothing is left
     assert code == 0
