@@ -80,9 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check":
         from workshop.checks import run_checks
 
-        ports = steps.ports(step)
-        url = args.url or f"http://localhost:{ports[step.main_port.name]}"
-        return run_checks(step, url.rstrip("/"), ports, args.timeout, console)
+        settings = steps.settings(step)
+        url = args.url or f"http://localhost:{steps.ports(step, settings)[step.main_port.name]}"
+        return run_checks(step, url.rstrip("/"), settings, args.timeout, console)
     if args.command == "trace":
         from workshop.tools.trace import trace_command
 
@@ -106,8 +106,22 @@ def main(argv: list[str] | None = None) -> int:
     return demo(step, args.requests, console)
 
 
+def bad_settings(error) -> str:
+    """One line per variable that has a value the settings model refuses."""
+    return "\n".join(
+        f"✗ {'.'.join(map(str, e['loc'])).upper()}={e['input']!r}: {e['msg']}. "
+        "Fix it in .env or in the environment (.env.example says what it takes)."
+        for e in error.errors()
+    )
+
+
 if __name__ == "__main__":
+    from pydantic import ValidationError
+
     try:
         sys.exit(main())
     except KeyboardInterrupt:  # Ctrl-C before a command started anything: no traceback
         sys.exit(130)
+    except ValidationError as error:  # NGINX_PORT=88a, TASK_SECONDS=-1...
+        print(bad_settings(error), file=sys.stderr)
+        sys.exit(2)

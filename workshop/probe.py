@@ -14,8 +14,6 @@ from celery import Celery
 
 from workshop.settings import Settings, filesystem_transport_options
 
-# Programs a step may need, and how to install each (`make doctor` and the launcher say it).
-INSTALL = {"nginx": "`sudo apt-get install nginx` (Debian/Ubuntu) or `brew install nginx`"}
 # sbin folders are not on every user's PATH, yet nginx runs from there without root.
 EXTRA_BIN_DIRS = ("/usr/sbin", "/usr/local/sbin", "/opt/homebrew/bin")
 

@@ -91,7 +91,8 @@ class Step:
     programs: tuple[Program, ...]
     try_lines: tuple[str, ...]  # printed once every program is ready; {NAME} as in `env`
     checks: tuple[Callable, ...]  # `make check-stepNN`, in order (workshop/checks.py)
-    needs: tuple[str, ...] = ()  # programs that must be installed, such as "nginx"
+    # Programs that must be installed, each with how to install it.
+    needs: Mapping[str, str] = field(default_factory=dict)
     # More variables for the step's processes; {NAME} is filled from the ports' variables,
     # STEP_RUN_DIR and STEP_LOG_DIR.
     env: Mapping[str, str] = field(default_factory=dict)
@@ -99,6 +100,9 @@ class Step:
     # the processes' environment (as the nginx image's envsubst does).
     templates: Mapping[str, str] = field(default_factory=dict)
     prepare: str | None = None  # "module:function" called before the services are chosen
+    # "module:Class": a subclass of workshop.settings.Settings in the step's folder, with the
+    # variables only this step reads; the launcher, `check` and the tests then know them too.
+    settings: str | None = None
     celery_app: str | None = None  # "module:attribute": the step's Celery app, for the tools
     task_api: TaskApi | None = None
     tracing: Tracing | None = None
@@ -121,6 +125,10 @@ class Step:
         """Its Celery workers' full names, as ping answers them: worker1@host."""
         values, host = settings.model_dump(), socket.gethostname()
         return [f"{ping.worker.format(**values)}@{host}" for ping in self.workers()]
+
+    def port_numbers(self, settings: Settings) -> dict[str, int]:
+        """Its ports by name, as these settings (the environment, .env) set them."""
+        return {port.name: getattr(settings, port.variable.lower()) for port in self.ports}
 
     def run_dir(self, settings: Settings) -> Path:
         """Where the step keeps its run-time files: .run/stepNN/ (logs/, rendered configs)."""

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from workshop.probe import INSTALL, find_binary
+from workshop.probe import find_binary
 from workshop.settings import DEFAULT_REDIS_URL, FIXES, Settings, reachable, safe_url
+from workshop.steps import needed_programs
 
 SETTINGS = Settings()
 SERVICES = {
@@ -22,9 +23,10 @@ STRICT = SETTINGS.ci or SETTINGS.workshop_mode == "services"
 
 def available(service: str) -> tuple[bool, str]:
     """Whether a service (or a program such as nginx) is there, and the message when it is not."""
-    if service in INSTALL:
+    programs = needed_programs()
+    if service in programs:
         present = find_binary(service) is not None
-        return present, f"needs the {service} binary, which is not installed: {INSTALL[service]}"
+        return present, f"needs the {service} binary, which is not installed: {programs[service]}"
     name, url, fix = SERVICES[service]
     return reachable(url), f"needs {name} at {safe_url(url)}, which is not running: {fix}"
 

@@ -22,6 +22,12 @@ from rich.console import Console
 from workshop import steps
 from workshop.launcher import run
 from workshop.registry import Http, Port, Program, Step
+from workshop.settings import Settings
+
+
+class ToySettings(Settings):  # a variable of this step's own
+    toy_greeting: str = "hello"
+
 
 step = Step(
     name="step99",
@@ -30,8 +36,9 @@ step = Step(
     ports=(Port("web", {port}, "TOY_PORT", "toy"),),
     runner={runner!r},
     programs=(Program("web", ready=Http("web", "/")),),
-    try_lines=("curl -s localhost:{{TOY_PORT}}/",),
+    try_lines=("curl -s localhost:{{TOY_PORT}}/  # {{TOY_GREETING}}",),
     checks=(),
+    settings="__main__:ToySettings",
 )
 steps.register(step)
 sys.exit(run(step, Console(soft_wrap=True)))
@@ -56,11 +63,12 @@ def stop_and_check(launcher: Background, port: int, sig: int) -> str:
 
 
 def test_a_procfile_step_runs_under_honcho_and_stops_on_sigterm(tmp_path):
-    (tmp_path / "Procfile").write_text(f"web: {SERVER} $PORT\n")
+    (tmp_path / "Procfile").write_text(f"web: echo greeting=$TOY_GREETING && exec {SERVER} $PORT\n")
     launcher, port = launch(tmp_path, "honcho")
     try:
         assert launcher.start(60), launcher.text()
-        assert f"curl -s localhost:{port}/" in launcher.text()
+        assert f"curl -s localhost:{port}/  # hello" in launcher.text()
+        assert "greeting=hello" in launcher.text(), "the step's own setting reached its process"
         assert http_ok(f"http://127.0.0.1:{port}/")
     finally:
         log = stop_and_check(launcher, port, signal.SIGTERM)  # `kill`
@@ -97,3 +105,13 @@ def test_a_program_that_fails_at_start_stops_the_step_with_status_1(tmp_path):
     log = launcher.text()
     assert "honcho exited" in log and "read the log lines above" in log, log
     assert "step99 stopped" in log and " is up" not in log
+
+
+def test_a_mistake_in_supervisord_conf_is_shown_not_swallowed(tmp_path):
+    (tmp_path / "supervisord.conf").write_text(
+        f"[program:web]\ncommand={SERVER} %(ENV_NOT_GIVEN)s\n"
+    )
+    launcher, _ = launch(tmp_path, "supervisord")
+    assert not launcher.start(60)
+    assert launcher.popen.wait(30) == 1
+    assert "ENV_NOT_GIVEN" in launcher.text() and "cannot be expanded" in launcher.text()

@@ -48,6 +48,10 @@ def imports(path: Path, known: dict[str, Path]) -> set[str]:
 def test_no_import_cycle_outside_the_deliberate_one():
     known = modules()
     graph = {name: imports(path, known) - {name} for name, path in known.items()}
+    # The registry imports every step declaration by name (importlib), not with `import`.
+    graph["workshop.steps"] |= {
+        name for name in known if re.fullmatch(r"workshop\.steps\.step\d\d", name)
+    }
     state: dict[str, str] = {}
     stack: list[str] = []
 

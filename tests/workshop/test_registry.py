@@ -44,7 +44,10 @@ def test_every_name_the_step_files_use_is_one_the_launcher_gives(step, tmp_path,
     process_file = step.path / ("supervisord.conf" if step.runner == "supervisord" else "Procfile")
     lines = process_file.read_text().splitlines()
     text = "\n".join(line for line in lines if not line.lstrip().startswith((";", "#")))
-    wanted = re.findall(r"%\(ENV_(\w+)\)s", text)
+    # supervisord's %(ENV_NAME)s, or the shell's $NAME and ${NAME:-default} of a Procfile.
+    wanted = re.findall(r"%\(ENV_(\w+)\)s|\$\{?([A-Z_]+)", text)
+    wanted = [supervisord or shell for supervisord, shell in wanted]
+    assert wanted, f"{process_file.name} uses no variable: is this test still reading it?"
     assert [name for name in wanted if name not in env] == []
     render_templates(step, tmp_path / step.name, env)
     for target in step.templates:
@@ -58,9 +61,10 @@ def test_ports_are_one_each_and_none_is_a_server_port():
     assert not {p.default for p in ports} & {*DEFAULT_PORTS.values(), 15672}
 
 
-def test_every_setting_is_documented_in_env_example():
+@pytest.mark.parametrize("step", [None, *STEPS], ids=lambda s: s.name if s else "shared")
+def test_every_setting_is_documented_in_env_example(step):
     example = (ROOT / ".env.example").read_text()
-    for name in steps.Settings.model_fields:
+    for name in steps.model(step).model_fields:
         assert re.search(rf"^#? ?{name.upper()}=", example, re.MULTILINE), name
 
 

@@ -4,6 +4,8 @@ import socket
 
 import pytest
 
+from tests.support.commands import workshop
+from workshop.launcher.processes import env_with_venv
 from workshop.probe import free_port
 from workshop.settings import (
     ServiceUnavailable,
@@ -81,3 +83,13 @@ def test_explicit_embedded_urls_are_used_as_given_and_still_announced(monkeypatc
     services = celery_services()
     assert services.broker.url == "filesystem://" and services.broker.embedded
     assert "set by CELERY_BROKER_URL" in services.banner()
+
+
+def test_a_bad_value_is_one_clear_line_whatever_the_command():
+    for variable, value, words in (
+        ("NGINX_PORT", "88a", "valid integer"),
+        ("TASK_SECONDS", "-1", "greater than or equal to 0"),
+    ):
+        done = workshop("doctor", env=env_with_venv({variable: value}))
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert done.stderr.startswith(f"✗ {variable}='{value}': ") and words in done.stderr

@@ -13,7 +13,6 @@ import grp
 import os
 import pwd
 import secrets
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -23,9 +22,15 @@ from celery.utils.imports import symbol_by_name
 from rich.console import Console
 
 from workshop import steps
-from workshop.launcher.processes import VENV_BIN, descendants, env_with_venv
+from workshop.launcher.processes import (
+    VENV_BIN,
+    descendants,
+    env_with_venv,
+    signals_held,
+    stop_on_signals,
+)
 from workshop.launcher.runners import RUNNERS
-from workshop.probe import INSTALL, find_binary, http_ok, ping_workers, port_in_use
+from workshop.probe import find_binary, http_ok, ping_workers, port_in_use
 from workshop.registry import Http, Step
 from workshop.settings import (
     CeleryServices,
@@ -50,7 +55,7 @@ def run(step: Step, console: Console) -> int:
     except Refused as refusal:
         console.print(f"[red]{refusal}[/]")
         return 1
-    settings = steps.settings()
+    settings = steps.settings(step)
     ports = steps.ports(step, settings)
     run_dir = step.run_dir(settings)
     render_templates(step, run_dir, env)
@@ -61,17 +66,18 @@ def run(step: Step, console: Console) -> int:
     console.print(f"  result backend: {safe_url(services.backend.url)}", highlight=False)
 
     runner = RUNNERS[step.runner](step, run_dir, env, ports[step.main_port.name])
-    # A closed terminal (SIGHUP) or `kill` (SIGTERM) must stop the step like Ctrl-C does. The
-    # runner has a session of its own: only this launcher gets the signal, and stops it.
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, _interrupt)
+    runner.prepare()
+    # Ctrl-C, `kill` (SIGTERM) and a closed terminal (SIGHUP) all stop the step. The runner has
+    # a session of its own: only this launcher gets the signal, and it stops the runner.
+    stop_on_signals()
     pid_file = run_dir / "run.pid"  # read by `make ps`
     follow, top, code = runner.follow(), None, 1
     known = []  # the processes seen once all were up: the stop finds even orphans among them
     try:
         if follow:
             follow.start()
-        top = runner.start()
+        with signals_held():  # a signal now stops the runner once we know its pid
+            top = runner.start()
         pid_file.write_text(str(top.pid))
         if wait_ready(step, top, ports, services, console):
             known = descendants(top.pid)
@@ -92,21 +98,17 @@ def run(step: Step, console: Console) -> int:
     return code
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
 def preflight(step: Step, console: Console) -> tuple[CeleryServices, dict[str, str]]:
     """Everything that can be known before starting; the processes' environment."""
-    for program in step.needs:
+    for program, install in step.needs.items():
         if find_binary(program) is None:
             raise Refused(
                 f"{program} is not installed. {step.name} runs the ordinary {program} "
-                f"binary: {INSTALL[program]}."
+                f"binary: {install}."
             )
-    settings = steps.settings()
+    settings = steps.settings(step)
     for port in step.ports:
-        number = getattr(settings, port.variable.lower())
+        number = step.port_numbers(settings)[port.name]
         if port_in_use(number):
             free = free_port_near(number)
             fix = (
@@ -136,7 +138,7 @@ def preflight(step: Step, console: Console) -> tuple[CeleryServices, dict[str, s
         ) from None
     # Every process of the step sees the same services, settings and ports as this launcher.
     export_choice(services)
-    env = environment(step, steps.settings())
+    env = environment(step, steps.settings(step))
     clash = workers_already_running(step, services)
     if clash:
         variables = {v.upper() for ping in step.workers() for v in ping.variables()}
@@ -172,11 +174,13 @@ def environment(step: Step, settings) -> dict[str, str]:
     run_dir = step.run_dir(settings)
     (run_dir / "logs").mkdir(parents=True, exist_ok=True)
     auth = settings.flower_basic_auth or f"workshop:{secrets.token_urlsafe(9)}"
-    # The settings, with the ports of this step only (PORT, for one, means something to others).
+    # The settings that have a value, without the other steps' ports (PORT means something to
+    # other programs); variables already in this environment stay as they are.
     values = settings.as_environment()
     for other in steps.STEPS.values():
-        for port in other.ports if other is not step else ():
-            values.pop(port.variable, None)
+        if other is not step:
+            for port in other.ports:
+                values.pop(port.variable, None)
     values |= {
         "STEP_RUN_DIR": str(run_dir),
         "STEP_LOG_DIR": str(run_dir / "logs"),
@@ -212,7 +216,7 @@ def render_templates(step: Step, run_dir: Path, env: dict[str, str]) -> None:
 def workers_already_running(step: Step, services: CeleryServices) -> list[str]:
     """The step's worker names that already answer ping on the chosen broker."""
     options = services.celery_config().get("broker_transport_options", {})
-    names = step.worker_names(steps.settings())
+    names = step.worker_names(steps.settings(step))
     try:
         answering = ping_workers(services.broker.url, options, 1, only=names)
     except Exception:  # an unreachable broker is reported later, by the processes themselves
@@ -229,7 +233,7 @@ def wait_ready(
 ) -> bool:
     """Until every program answers: HTTP on its port, or ping for a Celery worker."""
     options = services.celery_config().get("broker_transport_options", {})
-    names = step.worker_names(steps.settings())
+    names = step.worker_names(steps.settings(step))
     waiting = [p.ready for p in step.programs if isinstance(p.ready, Http)]
 
     def ready() -> bool:
@@ -254,7 +258,7 @@ def print_try_it(step: Step, env: dict[str, str], console: Console) -> None:
     main = step.main_port
     port = int(env[main.variable])
     user, password = env["FLOWER_BASIC_AUTH"].split(":", 1)
-    random = not steps.settings().flower_basic_auth
+    random = not steps.settings(step).flower_basic_auth
     shown = {
         **env,
         "PORT_ARG": "" if port == main.default else f" PORT={port}",

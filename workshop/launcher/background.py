@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from workshop.launcher.processes import stop_tree
+from workshop.launcher.processes import signals_held, stop_tree
 from workshop.settings import ROOT
 from workshop.waiting import wait_until
 
@@ -31,7 +31,7 @@ class Background:
     def start(self, timeout: float = 120) -> bool:
         """Start it; True once it is up, False if it exited or took longer than `timeout`."""
         self.log.parent.mkdir(parents=True, exist_ok=True)
-        with self.log.open("wb") as out:
+        with self.log.open("wb") as out, signals_held():
             # Its own session, like a terminal of its own: our Ctrl-C does not reach it.
             self.popen = subprocess.Popen(
                 [sys.executable, *self.args],

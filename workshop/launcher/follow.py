@@ -38,6 +38,8 @@ class Follow(threading.Thread):
     def _print_new_lines(self, name: str, path: Path) -> None:
         try:
             with path.open("rb") as handle:
+                if handle.seek(0, 2) < self.offsets[name]:
+                    self.offsets[name] = 0  # a new file: rotated by supervisord, or a new run
                 handle.seek(self.offsets[name])
                 chunk = handle.read()
         except FileNotFoundError:

@@ -7,7 +7,8 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import psutil
@@ -21,6 +22,52 @@ def env_with_venv(extra: dict[str, str] | None = None) -> dict[str, str]:
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
     env.update(extra or {})
     return env
+
+
+# Ctrl-C, `kill` and a closed terminal: each must stop what a command started.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_held = {"now": False, "pending": False}
+
+
+def _stop_signal(signum, frame):
+    if _held["now"]:
+        _held["pending"] = True
+        return
+    raise KeyboardInterrupt
+
+
+def stop_on_signals() -> None:
+    """Make SIGINT, SIGTERM and SIGHUP raise KeyboardInterrupt in this process, like Ctrl-C."""
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, _stop_signal)
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """A stop signal that arrives inside the block takes effect when the block ends: between
+    starting a process and knowing its pid, there must be no moment to leave it behind."""
+    _held["now"] = True
+    try:
+        yield
+    finally:
+        _held["now"] = False
+        if _held["pending"]:
+            _held["pending"] = False
+            raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def signals_ignored() -> Iterator[None]:
+    """No stop signal cuts the block short (a second Ctrl-C while everything stops)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread handles signals
+        return
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def descendants(pid: int) -> list[psutil.Process]:
@@ -52,11 +99,10 @@ def stop_tree(
     `first` are asked to stop before `top`, in order, each given 15 s. Then `top` gets `sig`
     (it stops its own children) and `timeout` seconds, then SIGKILL for its process group. What
     is still running after that, of the processes seen under `top` now or in `known` (seen
-    earlier), gets SIGTERM, then SIGKILL: nothing is left behind. A second Ctrl-C while this
-    runs does not cut it short.
+    earlier), gets SIGTERM, then SIGKILL: nothing is left behind. Another Ctrl-C, `kill` or
+    closed terminal while this runs does not cut it short; every wait is bounded.
     """
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
+    with signals_ignored():
         tree = {*known, *descendants(top.pid)}
         for process in first:
             with contextlib.suppress(psutil.NoSuchProcess):
@@ -69,7 +115,8 @@ def stop_tree(
             except subprocess.TimeoutExpired:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(top.pid, signal.SIGKILL)
-                top.wait(5)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    top.wait(5)
         left = alive(tree)
         for process in left:
             with contextlib.suppress(psutil.NoSuchProcess):
@@ -79,5 +126,3 @@ def stop_tree(
             with contextlib.suppress(psutil.NoSuchProcess):
                 process.kill()
         return [process.pid for process in left]
-    finally:
-        signal.signal(signal.SIGINT, previous)

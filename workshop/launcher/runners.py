@@ -24,6 +24,9 @@ class Runner:
         self.step, self.run_dir, self.env, self.port = step, run_dir, env, port
         self.logs = run_dir / "logs"
 
+    def prepare(self) -> None:
+        """What must be ready before the programs start (and before their logs are followed)."""
+
     def start(self) -> subprocess.Popen:
         raise NotImplementedError
 
@@ -65,22 +68,25 @@ class Supervisord(Runner):
     def conf(self) -> Path:
         return self.run_dir / "supervisord.conf"
 
-    def start(self) -> subprocess.Popen:
+    def prepare(self) -> None:
         self.logs.mkdir(parents=True, exist_ok=True)
         for log in self.log_files().values():  # this run's lines only
             log.unlink(missing_ok=True)
         self.write_conf()
-        return subprocess.Popen(
-            [str(VENV_BIN / "supervisord"), "-c", str(self.conf)],
-            cwd=ROOT,
-            env=self.env,
-            # supervisord writes to its log file, never to this terminal: the launcher
-            # follows the log files instead.
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+
+    def start(self) -> subprocess.Popen:
+        # supervisord writes its log file, which the launcher follows. What it says before it
+        # opens that file (a mistake in supervisord.conf) goes to stderr: into the same file.
+        with (self.logs / "supervisord.log").open("ab") as early:
+            return subprocess.Popen(
+                [str(VENV_BIN / "supervisord"), "-c", str(self.conf)],
+                cwd=ROOT,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=early,
+                start_new_session=True,
+            )
 
     def write_conf(self) -> None:
         """supervisord's own settings for this run, around the step's program list."""

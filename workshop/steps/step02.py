@@ -14,7 +14,7 @@ STEP = Step(
         Port("flower", 5555, "FLOWER_PORT", "Flower"),
     ),
     runner="supervisord",  # reads step02_nginx_gunicorn/supervisord.conf
-    needs=("nginx",),
+    needs={"nginx": "`sudo apt-get install nginx` (Debian/Ubuntu) or `brew install nginx`"},
     programs=(
         Program("nginx", ready=Http("nginx")),
         Program("gunicorn", ready=Http("gunicorn")),

@@ -16,7 +16,7 @@ from workshop.registry import Step
 
 def launcher_pid(step: Step) -> int | None:
     """The pid of the step's honcho or supervisord while `make stepNN` runs, else None."""
-    pid_file = step.run_dir(steps.settings()) / "run.pid"
+    pid_file = step.run_dir(steps.settings(step)) / "run.pid"
     try:
         process = psutil.Process(int(pid_file.read_text()))
         if any(step.runner in part for part in process.cmdline()):

@@ -12,6 +12,7 @@ from rich.console import Console
 
 from workshop import steps
 from workshop.launcher.background import Background
+from workshop.launcher.processes import stop_on_signals
 from workshop.probe import port_in_use
 from workshop.registry import Step
 
@@ -19,12 +20,13 @@ from workshop.registry import Step
 def demo(step: Step, requests: int, console: Console) -> int:
     port = steps.ports(step)[step.main_port.name]
     stack = None
+    stop_on_signals()  # `kill` or a closed terminal stops what the demo started, like Ctrl-C
     try:
         if port_in_use(port):
             console.print(f"{step.name} already answers on port {port}: the demo uses it.")
         else:
             console.rule(f"1. Start {step.name}: {step.title}")
-            log = steps.settings().workshop_run_dir / f"demo-{step.name}.log"
+            log = steps.settings(step).workshop_run_dir / f"demo-{step.name}.log"
             stack = Background.step(step.name, log)
             if not stack.start():
                 console.print(f"[red]✗ {step.name} did not start[/]: read {log}")

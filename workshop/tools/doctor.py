@@ -9,7 +9,7 @@ import sys
 from rich.console import Console
 
 from workshop import steps
-from workshop.probe import INSTALL, find_binary, port_in_use
+from workshop.probe import find_binary, port_in_use
 from workshop.settings import (
     DEFAULT_REDIS_URL,
     FIXES,
@@ -55,10 +55,10 @@ def rows() -> list[tuple[bool, str, str, str]]:
         detail = f"{safe_url(url)} ({host}:{port})"
         found.append((reachable(url), SERVER_NAMES[scheme(url)], detail, fix))
     for step in steps.STEPS.values():
-        for program in step.needs:
+        for program, install in step.needs.items():
             path = find_binary(program)
             what = f"{program} ({step.name})"
-            found.append((bool(path), what, path or "not installed", INSTALL[program]))
+            found.append((bool(path), what, path or "not installed", install))
     engine, detail = docker_engine()
     found.append(
         (
@@ -69,7 +69,7 @@ def rows() -> list[tuple[bool, str, str, str]]:
         )
     )
     for step in steps.STEPS.values():
-        for port, number in zip(step.ports, steps.ports(step, settings).values(), strict=True):
+        for port, number in zip(step.ports, steps.ports(step).values(), strict=True):
             user = f"{step.name} ({port.label})"
             free = not port_in_use(number)
             found.append(

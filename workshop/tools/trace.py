@@ -83,7 +83,7 @@ class Paths:
 
     @classmethod
     def of(cls, step: Step) -> Paths:
-        run_dir = step.run_dir(steps.settings())
+        run_dir = step.run_dir(steps.settings(step))
         return cls(run_dir / step.tracing.spans, run_dir / step.tracing.access_log)
 
 
