@@ -26,18 +26,23 @@ def env_with_venv(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 # Ctrl-C, `kill` and a closed terminal: each must stop what a command started.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-_held = {"now": False, "pending": False}
+_held = {"now": False, "pending": False, "stopping": False}
 
 
 def _stop_signal(signum, frame):
+    if _held["stopping"]:
+        return  # a second Ctrl-C while everything stops must not cut the stop short
     if _held["now"]:
         _held["pending"] = True
         return
+    _held["stopping"] = True
     raise KeyboardInterrupt
 
 
 def stop_on_signals() -> None:
-    """Make SIGINT, SIGTERM and SIGHUP raise KeyboardInterrupt in this process, like Ctrl-C."""
+    """Make SIGINT, SIGTERM and SIGHUP raise KeyboardInterrupt in this process, like Ctrl-C,
+    once: the signals after the first are ignored while the process stops what it started."""
+    _held.update(now=False, pending=False, stopping=False)
     for sig in STOP_SIGNALS:
         signal.signal(sig, _stop_signal)
 
@@ -52,7 +57,7 @@ def signals_held() -> Iterator[None]:
     finally:
         _held["now"] = False
         if _held["pending"]:
-            _held["pending"] = False
+            _held.update(pending=False, stopping=True)
             raise KeyboardInterrupt
 
 
