@@ -9,16 +9,25 @@ from tests.support.services import nginx_test
 from workshop import steps
 from workshop.launcher import environment, render_templates
 from workshop.launcher.processes import VENV_BIN
+from workshop.launcher.runners import Supervisord
 
 STEP = steps.STEPS["step02"]
+
+
+def prepared(tmp_path) -> Supervisord:
+    """The run folder as `make step02` leaves it just before supervisord starts."""
+    env = environment(STEP, steps.settings())
+    runner = Supervisord(STEP, tmp_path / "step02", env, 8888)
+    runner.prepare()
+    render_templates(STEP, runner.run_dir, env)
+    return runner
 
 
 def test_the_rendered_local_nginx_config_is_valid(tmp_path, monkeypatch):
     monkeypatch.setenv("WORKSHOP_RUN_DIR", str(tmp_path))
     for variable, number in (("NGINX_PORT", 18888), ("GUNICORN_PORT", 18002)):
         monkeypatch.setenv(variable, str(number))
-    run_dir = tmp_path / "step02"
-    render_templates(STEP, run_dir, environment(STEP, steps.settings()))
+    run_dir = prepared(tmp_path).run_dir
     done = nginx_test(run_dir / "nginx" / "nginx.conf")
     assert done.returncode == 0, done.stderr
     rendered = (run_dir / "nginx" / "step02.conf").read_text()
@@ -28,13 +37,10 @@ def test_the_rendered_local_nginx_config_is_valid(tmp_path, monkeypatch):
 
 def test_supervisord_reads_the_step_programs_with_the_launcher_environment(tmp_path, monkeypatch):
     # What supervisord would run, without running it: its own parser, on the launcher's files.
-    from workshop.launcher.runners import Supervisord
-
     monkeypatch.setenv("WORKSHOP_RUN_DIR", str(tmp_path))
     monkeypatch.setenv("WORKER_PREFIX", "t-")
-    env = environment(STEP, steps.settings())
-    runner = Supervisord(STEP, tmp_path / "step02", env, 8888)
-    runner.write_conf()
+    runner = prepared(tmp_path)
+    env = runner.env
     probe = (
         "import sys; from supervisor.options import ServerOptions; o = ServerOptions(); "
         "o.realize(['-c', sys.argv[1]]); "

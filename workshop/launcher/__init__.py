@@ -51,7 +51,7 @@ class Refused(Exception):
 
 def run(step: Step, console: Console) -> int:
     try:
-        services, env = preflight(step, console)
+        services, env = preflight(step)
     except Refused as refusal:
         console.print(f"[red]{refusal}[/]")
         return 1
@@ -98,7 +98,7 @@ def run(step: Step, console: Console) -> int:
     return code
 
 
-def preflight(step: Step, console: Console) -> tuple[CeleryServices, dict[str, str]]:
+def preflight(step: Step) -> tuple[CeleryServices, dict[str, str]]:
     """Everything that can be known before starting; the processes' environment."""
     for program, install in step.needs.items():
         if find_binary(program) is None:
@@ -172,7 +172,6 @@ def environment(step: Step, settings) -> dict[str, str]:
     """The environment of the step's processes: this one, the settings with their defaults,
     the run folders, Flower's login, and the step's own `env` (its {NAME}s filled)."""
     run_dir = step.run_dir(settings)
-    (run_dir / "logs").mkdir(parents=True, exist_ok=True)
     auth = settings.flower_basic_auth or f"workshop:{secrets.token_urlsafe(9)}"
     # The settings that have a value, without the other steps' ports (PORT means something to
     # other programs); variables already in this environment stay as they are.
@@ -213,15 +212,20 @@ def render_templates(step: Step, run_dir: Path, env: dict[str, str]) -> None:
         path.write_text(text)
 
 
+def answering(services: CeleryServices, names: list[str]) -> set[str]:
+    """Those of the workers `names` that answer ping on the chosen broker within a second."""
+    options = services.celery_config().get("broker_transport_options", {})
+    return set(ping_workers(services.broker.url, options, 1, only=names))
+
+
 def workers_already_running(step: Step, services: CeleryServices) -> list[str]:
     """The step's worker names that already answer ping on the chosen broker."""
-    options = services.celery_config().get("broker_transport_options", {})
     names = step.worker_names(steps.settings(step))
     try:
-        answering = ping_workers(services.broker.url, options, 1, only=names)
+        found = answering(services, names)
     except Exception:  # an unreachable broker is reported later, by the processes themselves
         return []
-    return [name for name in names if name in answering]
+    return [name for name in names if name in found]
 
 
 def wait_ready(
@@ -232,7 +236,6 @@ def wait_ready(
     console: Console,
 ) -> bool:
     """Until every program answers: HTTP on its port, or ping for a Celery worker."""
-    options = services.celery_config().get("broker_transport_options", {})
     names = step.worker_names(steps.settings(step))
     waiting = [p.ready for p in step.programs if isinstance(p.ready, Http)]
 
@@ -243,7 +246,7 @@ def wait_ready(
             if not http_ok(f"http://127.0.0.1:{ports[check.port]}{check.path}"):
                 return False
             waiting.remove(check)
-        return not names or set(names) <= set(ping_workers(services.broker.url, options, 1, names))
+        return not names or set(names) <= answering(services, names)
 
     try:
         wait_until(ready, READY_TIMEOUT, interval=0.2, what=f"every program of {step.name} up")

@@ -5,6 +5,7 @@ dies is started again and the rest keep serving). Both read the step's own file,
 
 from __future__ import annotations
 
+import abc
 import os
 import secrets
 import signal
@@ -19,23 +20,30 @@ from workshop.registry import Step
 from workshop.settings import ROOT
 
 
-class Runner:
+class Runner(abc.ABC):
+    """What the launcher asks of a process manager: start the step's programs in a session of
+    their own, and stop them all."""
+
     def __init__(self, step: Step, run_dir: Path, env: dict[str, str], port: int):
         self.step, self.run_dir, self.env, self.port = step, run_dir, env, port
         self.logs = run_dir / "logs"
 
     def prepare(self) -> None:
-        """What must be ready before the programs start (and before their logs are followed)."""
+        """What must be ready before the programs start (and before their logs are followed):
+        the step's run folder (.run/stepNN/) and its logs/."""
+        self.logs.mkdir(parents=True, exist_ok=True)
 
+    @abc.abstractmethod
     def start(self) -> subprocess.Popen:
-        raise NotImplementedError
+        """Start the process manager (its pid is the step's top process)."""
 
     def follow(self) -> Follow | None:
         """A thread that prints the programs' logs, when they do not reach the terminal."""
         return None
 
+    @abc.abstractmethod
     def stop(self, top: subprocess.Popen, known: list[psutil.Process]) -> list[int]:
-        raise NotImplementedError
+        """Stop every program, then anything left (stop_tree); the pids that had to be killed."""
 
 
 class Honcho(Runner):
@@ -69,7 +77,7 @@ class Supervisord(Runner):
         return self.run_dir / "supervisord.conf"
 
     def prepare(self) -> None:
-        self.logs.mkdir(parents=True, exist_ok=True)
+        super().prepare()
         for log in self.log_files().values():  # this run's lines only
             log.unlink(missing_ok=True)
         self.write_conf()
