@@ -19,7 +19,8 @@ PORT_ARG := $(if $(PORT),--port $(PORT))
 STEP_ARG := $(if $(STEP),--step $(STEP))
 
 .PHONY: help setup doctor services step01 step01-broken step01-docker check-step01 \
-	step02 step02-docker check-step02 ps trace stress demo test lint clean
+	step02 step02-docker check-step02 step03 step03-docker check-step03 ps trace stress demo \
+	test lint clean
 
 help: ## list the targets (this page)
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -82,6 +83,16 @@ step02-docker: ## step 2 in containers (needs a Docker engine and a .env)
 
 check-step02: setup ## verify the running step 2 hop by hop
 	@$(BIN)/python -m workshop check step02 $(PORT_ARG)
+
+step03: setup ## step 3: Django :8003 + a Celery worker + the demo blog :8004 (a scraper)
+	@$(BIN)/python -m workshop run step03 $(PORT_ARG)
+
+step03-docker: ## step 3 in containers (needs a Docker engine and a .env)
+	@test -f .env || cp .env.example .env
+	docker compose --profile step03 up --build
+
+check-step03: setup ## verify the running step 3 hop by hop (it scrapes the demo blog)
+	@$(BIN)/python -m workshop check step03 $(PORT_ARG)
 
 ps: setup ## the running step's processes: masters, workers, pools
 	@$(BIN)/python -m workshop ps $(STEP)

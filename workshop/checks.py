@@ -118,17 +118,26 @@ def read_health(context: Context, name: str) -> httpx.Response:
 # --- The front door ---------------------------------------------------------------------------
 
 
-def flask_answers(context: Context) -> None:
-    answer = read_health(context, "Flask")
+def app_answers(context: Context, name: str) -> None:
+    """The app's /health answered with the servers it uses."""
+    answer = read_health(context, name)
     health = context.health
     if "broker" not in health:
         context.report.fail(
-            f"Flask does not answer at {context.url}/health ({answer.status_code} {health})",
+            f"{name} does not answer at {context.url}/health ({answer.status_code} {health})",
             f"is the step running? (`{context.start_hint}`)",
         )
         raise Stop
     mode = "embedded default" if health["embedded"] else "real services"
-    context.report.ok(f"Flask answers at {context.url} ({mode}, WORKSHOP_MODE={health['mode']})")
+    context.report.ok(f"{name} answers at {context.url} ({mode}, WORKSHOP_MODE={health['mode']})")
+
+
+def flask_answers(context: Context) -> None:
+    app_answers(context, "Flask")
+
+
+def django_answers(context: Context) -> None:
+    app_answers(context, "Django")
 
 
 def nginx_answers(context: Context) -> None:
@@ -200,9 +209,17 @@ def gunicorn_workers(context: Context) -> None:
 
 
 def services_reachable(context: Context) -> None:
-    """The broker and the result backend that /health names accept connections."""
-    for role, key in (("broker", "broker"), ("result backend", "result_backend")):
-        info = context.health[key]
+    """The broker, the result backend and the database that /health names accept connections."""
+    seen = set()
+    for role, key in (
+        ("broker", "broker"),
+        ("result backend", "result_backend"),
+        ("database", "database"),
+    ):
+        info = context.health.get(key)
+        if info is None or info["url"] in seen:  # step 3 keeps its results in its database
+            continue
+        seen.add(info["url"])
         if info["embedded"]:
             context.report.ok(f"{role}: embedded default {info['url']} (no server needed)")
             continue
@@ -309,6 +326,58 @@ def tasks_spread_over_workers(context: Context, count: int = 6) -> None:
         )
 
 
+def scrape_round_trip(context: Context) -> None:
+    """Step 3: one scrape of the demo blog, from POST to its summary, then the article list."""
+    api, report = context.step.task_api, context.report
+    timeout = allow_for_backlog(context)
+    answer = context.client.post(api.submit)
+    if answer.status_code != 202 or "task_id" not in answer.json():
+        report.fail(f"POST {api.submit} answered {answer.status_code}", answer.text[:200])
+        return
+    task_id = answer.json()["task_id"]
+    report.ok(f"POST {api.submit} → 202, scrape {short(task_id)}")
+    states: dict[str, list[str]] = {}
+    started = time.monotonic()
+    finished = wait_for_tasks(context.client, [task_id], timeout, api.status, states=states)
+    elapsed, body = time.monotonic() - started, finished.get(task_id)
+    if body is None:
+        report.fail(
+            f"scrape {short(task_id)} still {states[task_id][-1]} after {timeout:g} s",
+            f"is the worker running? ({context.start_hint} starts it; `make ps` shows it)",
+        )
+        return
+    if body["state"] != "SUCCESS":
+        report.fail(f"scrape {short(task_id)} FAILURE", str(body.get("error")))
+        return
+    result = body["result"]
+    report.ok(
+        f"scrape {short(task_id)} SUCCESS in {elapsed:.1f} s: {result['found']} links, "
+        f"{result['created']} created, {result['updated']} updated, {result['failed']} failed"
+    )
+    for problem in result["errors"]:
+        report.note(f"failed as it should, with its error on the dashboard: {problem['error']}")
+    stored = context.client.get("/api/articles").json()["count"]
+    if stored >= result["created"] + result["updated"]:
+        report.ok(f"GET /api/articles lists {stored} articles")
+    else:
+        report.fail(f"GET /api/articles lists only {stored} articles", "read the worker's log")
+
+
+def demo_blog_answers(context: Context) -> None:
+    port = context.ports["blog"]
+    try:
+        feed = httpx.get(f"http://127.0.0.1:{port}/feed.xml", timeout=5)
+        ok = feed.status_code == 200 and b"<rss" in feed.content
+    except httpx.HTTPError:
+        ok = False
+    if ok:
+        context.report.ok(f"the demo blog serves its feed at http://127.0.0.1:{port}/feed.xml")
+    else:
+        context.report.fail(
+            f"the demo blog does not answer on port {port}", f"read {context.log('blog')}"
+        )
+
+
 def unknown_id_is_404(context: Context) -> None:
     unknown = context.client.get(context.step.task_api.status.format(task_id=uuid.uuid4()))
     if unknown.status_code == 404:
@@ -364,4 +433,4 @@ def flower_asks_for_a_password(context: Context) -> None:
 
 
 # Checks that do not ask the app anything: they still run once the task API stopped answering.
-BESIDE_THE_APP = {flower_asks_for_a_password}
+BESIDE_THE_APP = {flower_asks_for_a_password, demo_blog_answers}

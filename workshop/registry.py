@@ -94,7 +94,7 @@ class Step:
     # Programs that must be installed, each with how to install it.
     needs: Mapping[str, str] = field(default_factory=dict)
     # More variables for the step's processes; {NAME} is filled from the ports' variables,
-    # STEP_RUN_DIR and STEP_LOG_DIR.
+    # STEP_RUN_DIR and STEP_LOG_DIR. A learner's own setting (environment, .env) wins.
     env: Mapping[str, str] = field(default_factory=dict)
     # Files written into the run folder from templates in the step folder, ${NAME} filled from
     # the processes' environment (as the nginx image's envsubst does).
@@ -103,6 +103,12 @@ class Step:
     # "module:Class": a subclass of workshop.settings.Settings in the step's folder, with the
     # variables only this step reads; the launcher, `check` and the tests then know them too.
     settings: str | None = None
+    # Its default CELERY_RESULT_BACKEND, when not Redis ("django-db": its Django database).
+    result_backend: str | None = None
+    # It keeps its data in DATABASE_URL (SQLite when embedded), chosen like the broker.
+    database: bool = False
+    # Commands run once before the programs start, in their environment (database migrations).
+    before: tuple[str, ...] = ()
     celery_app: str | None = None  # "module:attribute": the step's Celery app, for the tools
     task_api: TaskApi | None = None
     tracing: Tracing | None = None

@@ -100,7 +100,14 @@ class Settings(BaseSettings):
     def as_environment(self) -> dict[str, str]:
         """The settings as environment variables, for processes a launcher starts."""
         values = self.model_dump().items()
-        return {name.upper(): str(value) for name, value in values if value is not None}
+        return {name.upper(): text(value) for name, value in values if value is not None}
+
+
+def text(value: object) -> str:
+    """A setting as an environment variable: a list is comma-separated, as it is read."""
+    if isinstance(value, list | tuple):
+        return ",".join(map(str, value))
+    return str(value)
 
 
 class ServiceUnavailable(RuntimeError):
@@ -165,15 +172,27 @@ class Service:
     url: str
     embedded: bool
     why: str = ""
+    # Where it lives, when `url` names no server: django-db keeps results in the Django database.
+    where: str = ""
+
+    @property
+    def location(self) -> str:
+        return self.where or self.url
 
     def describe(self) -> dict:
         """For /health: where it is, whether it is the embedded default, whether it answers."""
         return {
-            "url": safe_url(self.url),
+            "url": safe_url(self.location),
             "embedded": self.embedded,
             "why": self.why or None,
-            "reachable": recently_reachable(self.url),
+            "reachable": recently_reachable(self.location),
         }
+
+    def shown(self) -> str:
+        """For banners and start-up lines: `django-db in postgresql://...`."""
+        if self.where:
+            return f"{self.url} in {safe_url(self.where)}"
+        return safe_url(self.url)
 
 
 def choose(role: str, url: str, embedded_url: str, mode: str, why: str | None = None) -> Service:
@@ -202,6 +221,15 @@ def embedded_backend_url(run_dir: Path) -> str:
     return f"db+sqlite:///{run_dir / 'results.sqlite'}"
 
 
+def embedded_database_url(run_dir: Path) -> str:
+    """SQLite file of a Django step when no PostgreSQL is running."""
+    return f"sqlite:///{run_dir / 'django.sqlite3'}"
+
+
+# Result backends that live in the step's own database (django-celery-results), not on a server.
+DATABASE_BACKENDS = {"django-db"}
+
+
 def filesystem_transport_options(run_dir: Path) -> dict:
     """Folders of kombu's filesystem broker: every message is one file under .run/broker/."""
     messages = run_dir / "broker" / "messages"
@@ -225,10 +253,18 @@ class CeleryServices:
     broker: Service
     backend: Service
     run_dir: Path
+    database: Service | None = None  # DATABASE_URL, for a step that keeps its data there
 
     @property
     def embedded(self) -> bool:
-        return self.broker.embedded or self.backend.embedded
+        return any(service.embedded for service in self.servers())
+
+    def servers(self) -> list[Service]:
+        """The broker, the result backend and the database, each once."""
+        found = [self.broker, self.backend]
+        if self.database is not None and self.database.url != self.backend.where:
+            found.append(self.database)
+        return found
 
     def celery_config(self) -> dict:
         """Celery settings that say where the broker and the result backend are."""
@@ -242,9 +278,9 @@ class CeleryServices:
     def banner(self) -> str | None:
         """The warning printed at start-up when a server is replaced by the embedded default."""
         lines = [
-            f"{s.role}: embedded default {safe_url(s.url)} ({s.why})"
-            for s in (self.broker, self.backend)
-            if s.embedded
+            f"{service.role}: embedded default {service.shown()} ({service.why})"
+            for service in self.servers()
+            if service.embedded
         ]
         if not lines:
             return None
@@ -257,35 +293,58 @@ class CeleryServices:
         )
 
 
-def celery_services(default_backend: str = DEFAULT_REDIS_URL) -> CeleryServices:
-    """Resolve the broker and result backend from the environment and WORKSHOP_MODE."""
+def celery_services(
+    default_backend: str = DEFAULT_REDIS_URL, database: bool = False
+) -> CeleryServices:
+    """Resolve the broker and result backend from the environment and WORKSHOP_MODE.
+
+    `database`: the step keeps its data in DATABASE_URL (step 3's Django), so choose it too,
+    with SQLite as its embedded default. A result backend of `django-db` lives there.
+    """
     settings = Settings()
     run_dir = settings.workshop_run_dir
     mode = settings.workshop_mode
     broker = choose(
         "broker", settings.celery_broker_url, "filesystem://", mode, settings.why("broker")
     )
-    backend = choose(
-        "result backend",
-        settings.celery_result_backend or default_backend,
-        embedded_backend_url(run_dir),
-        mode,
-        settings.why("result backend"),
-    )
+    backend_url = settings.celery_result_backend or default_backend
+    chosen = None
+    if database or backend_url in DATABASE_BACKENDS:
+        chosen = choose(
+            "database",
+            settings.database_url,
+            embedded_database_url(run_dir),
+            mode,
+            settings.why("database"),
+        )
+    if backend_url in DATABASE_BACKENDS:
+        backend = Service("result backend", backend_url, chosen.embedded, chosen.why, chosen.url)
+    else:
+        backend = choose(
+            "result backend",
+            backend_url,
+            embedded_backend_url(run_dir),
+            mode,
+            settings.why("result backend"),
+        )
     # Celery reads CELERY_BROKER_URL and CELERY_RESULT_BACKEND from the environment itself and
     # prefers them to its configuration: write a fallback back, so Celery uses what we chose.
     # (Only where a variable is set: a default does not reach Celery, and tests change the
     # environment of their own process.)
-    for service in (broker, backend):
+    for service in (broker, backend, chosen):
+        if service is None:
+            continue
         field = VARIABLES[service.role].lower()
         if field in settings.model_fields_set and getattr(settings, field) != service.url:
             os.environ[VARIABLES[service.role]] = service.url
-    return CeleryServices(mode, broker, backend, run_dir)
+    return CeleryServices(mode, broker, backend, run_dir, chosen)
 
 
 def export_choice(services: CeleryServices) -> None:
-    """Give the processes a launcher starts the same broker and backend it chose (and why)."""
-    for service in (services.broker, services.backend):
+    """Give the processes a launcher starts the same services it chose (and why)."""
+    for service in (services.broker, services.backend, services.database):
+        if service is None:
+            continue
         os.environ[VARIABLES[service.role]] = service.url
         if service.embedded and service.why:
             os.environ[WHY_VARIABLES[service.role]] = service.why

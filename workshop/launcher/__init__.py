@@ -13,6 +13,7 @@ import grp
 import os
 import pwd
 import secrets
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -33,6 +34,8 @@ from workshop.launcher.runners import RUNNERS
 from workshop.probe import find_binary, http_ok, ping_workers, port_in_use
 from workshop.registry import Http, Step
 from workshop.settings import (
+    DEFAULT_REDIS_URL,
+    ROOT,
     CeleryServices,
     ServiceUnavailable,
     celery_services,
@@ -62,8 +65,10 @@ def run(step: Step, console: Console) -> int:
     console.print(
         f"[bold]{step.name}: {step.title}[/] on http://localhost:{ports[step.main_port.name]}"
     )
-    console.print(f"  broker:         {safe_url(services.broker.url)}", highlight=False)
-    console.print(f"  result backend: {safe_url(services.backend.url)}", highlight=False)
+    for service in services.servers():
+        console.print(f"  {service.role + ':':15} {service.shown()}", highlight=False)
+    if not run_before(step, env, console):
+        return 1
 
     runner = RUNNERS[step.runner](step, run_dir, env, ports[step.main_port.name])
     runner.prepare()
@@ -125,7 +130,8 @@ def preflight(step: Step) -> tuple[CeleryServices, dict[str, str]]:
     if step.prepare:
         symbol_by_name(step.prepare)()
     try:
-        services = celery_services()  # writes any fallback back into the environment
+        # Writes any fallback back into the environment.
+        services = celery_services(step.result_backend or DEFAULT_REDIS_URL, step.database)
     except ServiceUnavailable as error:
         raise Refused(str(error)) from None
     print_banner(services, file=sys.stdout)
@@ -186,12 +192,37 @@ def environment(step: Step, settings) -> dict[str, str]:
         "FLOWER_BASIC_AUTH": auth,
         "NGINX_USER": nginx_user(),
     }
-    values.update({name: text.format(**values) for name, text in step.env.items()})
+    values.update(
+        {
+            name: text.format(**values)
+            for name, text in step.env.items()
+            if name.lower() not in settings.model_fields_set
+        }
+    )
     env = env_with_venv(values)
     # The programs a step needs are found on PATH, even in an sbin folder.
     folders = sorted({str(Path(find_binary(name)).parent) for name in step.needs})
     env["PATH"] = os.pathsep.join([str(VENV_BIN), *folders, env["PATH"]])
     return env
+
+
+def run_before(step: Step, env: dict[str, str], console: Console) -> bool:
+    """The step's one-off commands (migrations), in order; False when one of them failed."""
+    for command in step.before:
+        console.print(f"  $ {command}", highlight=False)
+        try:
+            done = subprocess.run(
+                shlex.split(command), cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+            )
+        except (OSError, subprocess.TimeoutExpired) as error:
+            console.print(f"[red]`{command}` could not run: {error}[/]")
+            return False
+        if done.returncode != 0:
+            console.print(done.stdout + done.stderr, highlight=False, markup=False)
+            code = done.returncode
+            console.print(f"[red]`{command}` failed (exit {code}): read the lines above.[/]")
+            return False
+    return True
 
 
 def nginx_user() -> str:

@@ -1,0 +1,190 @@
+"""The JSON API, for scripts and `make check-step03`:
+
+    POST /api/scrape            {"source": url} (optional) -> 202 {"task_id", "status_url"}
+    GET  /api/tasks/<task_id>   202 while queued or running, 200 when done, 404 if never started
+    GET  /api/articles?q=&page= the stored articles, 20 per page
+    GET  /health                which broker, result backend and database this site uses
+
+Every error is JSON with a clear message: {"error": ...}.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import uuid
+
+from celery import states
+from celery.result import AsyncResult
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
+from django.db.models import Q
+from django.http import HttpRequest, JsonResponse
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+from django_celery_results.models import ChordCounter
+
+from . import sources
+from .models import Article, Scrape
+from .publish import BrokerUnavailable, start_scrape
+
+MAX_BODY = 64 * 1024  # bytes: a scrape request is a few dozen
+PAGE_SIZE = 20
+
+
+def error(status: int, message: str) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status)
+
+
+def only(method: str):
+    """Another method gets a JSON 405 (Django's require_GET answers with an empty body)."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def checked(request: HttpRequest, *args, **kwargs):
+            if request.method != method:
+                answer = error(405, f"{request.method} is not allowed here: use {method}.")
+                answer["Allow"] = method
+                return answer
+            return view(request, *args, **kwargs)
+
+        return checked
+
+    return decorate
+
+
+@csrf_exempt  # for scripts: no cookie, so no cross-site request to forge
+@only("POST")
+def scrape(request: HttpRequest) -> JsonResponse:
+    try:
+        size = int(request.headers.get("Content-Length") or 0)
+    except ValueError:
+        size = 0
+    if size > MAX_BODY:
+        return error(413, f"The body is over {MAX_BODY // 1024} KB.")
+    payload = {}
+    if request.body.strip():
+        try:
+            payload = json.loads(request.body)
+        except (json.JSONDecodeError, UnicodeDecodeError) as problem:
+            return error(400, f"The body is not JSON: {problem}.")
+        if not isinstance(payload, dict):
+            return error(400, 'The body must be a JSON object, like {"source": "<url>"}.')
+    unknown = sorted(set(payload) - {"source"})
+    if unknown:
+        return error(400, f'Unknown field(s): {", ".join(unknown)}. Only "source" is read.')
+    try:
+        source = sources.check(payload.get("source", settings.SCRAPER["DEFAULT_SOURCE"]))
+    except ValidationError as problem:
+        return error(400, problem.messages[0])
+    try:
+        run = start_scrape(source)
+    except BrokerUnavailable as problem:
+        return error(503, f"The broker is not reachable, nothing was started: {problem}")
+    status_url = request.build_absolute_uri(reverse("api-task", args=[run.pk]))
+    answer = JsonResponse({"task_id": str(run.pk), "status_url": status_url}, status=202)
+    answer["Location"] = status_url
+    return answer
+
+
+@only("GET")
+def task(request: HttpRequest, task_id: str) -> JsonResponse:
+    """A scrape's state. Celery calls every id it does not know PENDING; the Scrape row tells
+    "queued" (a row) from "never started" (no row: 404)."""
+    try:
+        run = Scrape.objects.filter(pk=uuid.UUID(task_id)).first()
+    except ValueError:
+        run = None
+    if run is None:
+        return error(404, f"No scrape was ever started with the id {task_id[:64]!r}.")
+    body = {"task_id": str(run.pk), "source": run.source}
+    if run.finished_at:
+        result = {**run.counts(), "found": run.found, "errors": run.errors}
+        return JsonResponse({**body, "state": states.SUCCESS, "result": result})
+    for failed in (run.pk, run.summary_task_id):  # the scrape itself, or its chord's callback
+        outcome = AsyncResult(str(failed)) if failed else None
+        if outcome is not None and outcome.state == states.FAILURE:
+            problem = f"{type(outcome.result).__name__}: {outcome.result}"
+            return JsonResponse({**body, "state": states.FAILURE, "error": problem})
+    if run.group_id:  # the fetches are running: the chord counter says how many are left
+        counter = ChordCounter.objects.filter(group_id=run.group_id).first()
+        done = run.found - counter.count if counter else run.found
+        progress = {"done": done, "total": run.found}
+        return JsonResponse({**body, "state": "PROGRESS", "progress": progress}, status=202)
+    return JsonResponse({**body, "state": AsyncResult(str(run.pk)).state}, status=202)
+
+
+@only("GET")
+def articles(request: HttpRequest) -> JsonResponse:
+    found = search(request.GET.get("q", ""))
+    pages = Paginator(found, PAGE_SIZE)
+    try:
+        page = pages.page(request.GET.get("page", 1))
+    except (PageNotAnInteger, EmptyPage):
+        last = pages.num_pages
+        return error(400, f'"page" must be a whole number from 1 to {last}.')
+
+    def link(number: int) -> str:
+        query = request.GET.copy()
+        query["page"] = number
+        return request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+
+    return JsonResponse(
+        {
+            "count": pages.count,
+            "page": page.number,
+            "pages": pages.num_pages,
+            "next": link(page.next_page_number()) if page.has_next() else None,
+            "previous": link(page.previous_page_number()) if page.has_previous() else None,
+            "results": [as_json(article) for article in page],
+        }
+    )
+
+
+def search(text: str):
+    """Articles whose title, author or summary contains `text` (all of them when it is empty)."""
+    found = Article.objects.all()
+    if text.strip():
+        words = text.strip()
+        found = found.filter(
+            Q(title__icontains=words) | Q(author__icontains=words) | Q(summary__icontains=words)
+        )
+    return found
+
+
+def as_json(article: Article) -> dict:
+    return {
+        "id": article.pk,
+        "url": article.url,
+        "title": article.title,
+        "author": article.author,
+        "published": article.published.isoformat() if article.published else None,
+        "summary": article.summary,
+    }
+
+
+def not_found(request: HttpRequest) -> JsonResponse:
+    return error(
+        404, f"Nothing at {request.path}: the API is /api/scrape, /api/tasks/<id>, /api/articles."
+    )
+
+
+@only("GET")
+def health(request: HttpRequest) -> JsonResponse:
+    services = settings.SERVICES
+    described = {
+        "broker": services.broker.describe(),
+        "result_backend": services.backend.describe(),
+        "database": services.database.describe(),
+    }
+    # "ok" means this site answers and its servers accept connections right now.
+    up = all(service["reachable"] for service in described.values())
+    body = {
+        "status": "ok" if up else "degraded",
+        "mode": services.mode,
+        "embedded": services.embedded,
+        **described,
+        "banner": services.banner(),
+    }
+    return JsonResponse(body, status=200 if up else 503)
