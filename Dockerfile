@@ -17,6 +17,7 @@ COPY pyproject.toml README.md ./
 COPY workshop ./workshop
 COPY step01_flask_celery ./step01_flask_celery
 COPY step02_nginx_gunicorn ./step02_nginx_gunicorn
+COPY step03_django_rabbitmq ./step03_django_rabbitmq
 # Never run the app or a worker as root (Celery warns about it, rightly).
 RUN pip install --no-deps --editable . \
     && useradd --create-home --uid 10001 workshop

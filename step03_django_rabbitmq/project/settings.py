@@ -105,7 +105,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = SETTINGS.workshop_run_dir / "static"
+STATIC_ROOT = SETTINGS.workshop_run_dir / "static"  # `collectstatic` writes there
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 WHITENOISE_USE_FINDERS = True  # no `collectstatic` needed to run the workshop
 
 # Behind an HTTPS proxy (DJANGO_HTTPS=true): what `manage.py check --deploy` asks for.

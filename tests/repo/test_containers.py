@@ -44,8 +44,15 @@ def test_no_obsolete_version_key_and_no_guest_account():
     assert rabbit["RABBITMQ_DEFAULT_PASS"].startswith("${RABBITMQ_PASSWORD:?")
 
 
+# Jobs that run once and exit (the others wait for them to complete successfully).
+ONE_OFF = {"step03-broker-setup", "step03-migrate"}
+
+
 def test_every_service_has_a_healthcheck_and_a_restart_policy():
     for name, service in COMPOSE["services"].items():
+        if name in ONE_OFF:
+            assert service["restart"] == "no", name
+            continue
         assert "healthcheck" in service, name
         assert service.get("restart") == "unless-stopped", name
 
@@ -56,10 +63,12 @@ def test_steps_wait_for_healthy_servers_and_run_in_services_mode():
     assert {"step02-web", "step02-nginx", "step02-worker1", "step02-worker2", "step02-flower"} <= (
         set(steps)
     )
+    assert {"step03-web", "step03-worker", "step03-blog"} | ONE_OFF <= set(steps)
     for name, service in steps.items():
-        for dependency in service["depends_on"].values():
-            assert dependency == {"condition": "service_healthy"}, name
-        if service.get("build"):  # our image: the workshop's code
+        for needed, dependency in service.get("depends_on", {}).items():
+            wanted = "service_completed_successfully" if needed in ONE_OFF else "service_healthy"
+            assert dependency == {"condition": wanted}, name
+        if service.get("build") and name != "step03-blog":  # our image, using the services
             assert service["environment"]["WORKSHOP_MODE"] == "services", name
 
 
@@ -101,5 +110,21 @@ def test_every_variable_compose_needs_is_in_env_example():
         "POSTGRES_PASSWORD",
         "TASK_SECONDS",
         "FLOWER_BASIC_AUTH",
+        "STEP03_RABBITMQ_USER",
+        "STEP03_RABBITMQ_PASSWORD",
+        "DJANGO_SECRET_KEY",
     ):
         assert f"\n{variable}=" in example, variable
+
+
+def test_step03_has_its_own_vhost_and_user_and_migrates_before_it_starts():
+    services = COMPOSE["services"]
+    broker = services["step03-web"]["environment"]["CELERY_BROKER_URL"]
+    assert broker.startswith("amqp://${STEP03_RABBITMQ_USER:?") and broker.endswith("/extractor")
+    setup = services["step03-broker-setup"]["command"][0]
+    for call in ("api/vhosts/extractor", "api/users/$$USER", "api/permissions/extractor/$$USER"):
+        assert call in setup
+    assert services["step03-migrate"]["command"][-2:] == ["migrate", "--noinput"]
+    assert services["step03-web"]["environment"]["DJANGO_SECRET_KEY"].startswith(
+        "${DJANGO_SECRET_KEY:?"
+    )

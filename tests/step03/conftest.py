@@ -1,0 +1,55 @@
+"""Step 3 started the way a learner starts it (`python -m workshop run step03`, what `make
+step03` runs), on free ports, each stack with a database of its own, then Ctrl-C.
+
+`stack` is the real thing: Django, the demo blog and a Celery worker under supervisord,
+RabbitMQ as the broker, PostgreSQL for the articles and the results. tests/step03/ also runs
+the same step on Redis as the broker and on the embedded default (test_brokers.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+
+import httpx
+import pytest
+
+from tests.support.databases import fresh_database, query
+from tests.support.launched import LaunchedStep, launched
+from tests.support.services import require
+from tests.support.tasks import wait_for_task
+
+NEEDS = ("rabbitmq", "postgresql")
+
+
+class Stack03(LaunchedStep):
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url(), timeout=10)
+
+    def scrape(self, client: httpx.Client, timeout: float = 60, **body) -> dict:
+        """POST /api/scrape, then GET its status until it is done: the last answer."""
+        answer = client.post("/api/scrape", json=body)
+        assert answer.status_code == 202, answer.text
+        return wait_for_task(client, answer.json()["task_id"], timeout)
+
+    def sql(self, text: str, *args) -> list[tuple]:
+        return query(self.env["DATABASE_URL"], text, *args)
+
+    def articles(self) -> int:
+        return self.sql("SELECT count(*) FROM articles_article")[0][0]
+
+
+@contextmanager
+def stack03(tmp_path_factory, name: str, database: bool = True, **env) -> Iterator[Stack03]:
+    run_dir = tmp_path_factory.mktemp(name)
+    with fresh_database() if database else nullcontext() as url:
+        if url:
+            env["DATABASE_URL"] = url
+        with launched(Stack03("step03", run_dir, **env)) as step:
+            yield step
+
+
+@pytest.fixture(scope="package")
+def stack(tmp_path_factory):
+    require(*NEEDS)  # before starting anything: a missing server skips (or fails in CI)
+    with stack03(tmp_path_factory, "step03", DJANGO_DEBUG="false") as step:
+        yield step

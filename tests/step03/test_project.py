@@ -1,0 +1,66 @@
+"""The Django project itself: the Celery app it binds tasks to (and the trap without the
+re-export), production settings that pass `check --deploy`, migrations that match the models."""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+
+from workshop.launcher.processes import VENV_BIN, env_with_venv
+from workshop.settings import ROOT
+
+MANAGE = ["step03_django_rabbitmq/manage.py"]
+
+
+def python(*args: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(VENV_BIN / "python"), *args],
+        cwd=ROOT,
+        env=env_with_venv({"WORKSHOP_MODE": "embedded", **env}),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_tasks_use_the_project_app_configured_from_settings():
+    done = python("-m", "step03_django_rabbitmq.which_app")
+    assert done.returncode == 0, done.stderr
+    assert "bound to the Celery app 'project'" in done.stdout
+    assert "result backend: django-db\n  default queue:  scraper\nsettings.py" in done.stdout
+
+
+def test_without_the_reexport_tasks_fall_back_to_celerys_default_app():
+    done = python("-m", "step03_django_rabbitmq.which_app", "--without-reexport")
+    assert done.returncode == 0, done.stderr
+    app, settings = done.stdout.split("settings.py says:")
+    # The settings say filesystem:// (embedded), the default app still says guest@localhost.
+    assert "Celery app 'default'" in app and "amqp://guest:**@localhost:5672//" in app
+    assert "none (results are not stored)" in app and "default queue:  celery" in app
+    assert "filesystem://" in settings and "default queue:  scraper" in settings
+
+
+def test_production_settings_pass_check_deploy():
+    done = python(
+        *MANAGE,
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DJANGO_DEBUG="false",
+        DJANGO_HTTPS="true",
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        DJANGO_ALLOWED_HOSTS="scraper.example.org",
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "System check identified no issues" in done.stdout
+
+
+def test_check_deploy_catches_debug_left_on():
+    done = python(*MANAGE, "check", "--deploy", "--fail-level", "WARNING", DJANGO_DEBUG="true")
+    assert done.returncode != 0 and "security.W018" in done.stdout + done.stderr
+
+
+def test_the_migrations_match_the_models():
+    done = python(*MANAGE, "makemigrations", "--check", "--dry-run")
+    assert done.returncode == 0, done.stdout + done.stderr
