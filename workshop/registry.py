@@ -64,6 +64,11 @@ class TaskApi:
     submit: str = "/api/process_data"
     status: str = "/api/tasks/{task_id}"
     task: str = "step01_flask_celery.app.tasks.process_data"  # its Celery name
+    # How `stress` knows a task ended: its result in the result backend, or the status URL
+    # (when the task starts more work, like step 3's chord, and only the API knows the end).
+    done_by: Literal["backend", "api"] = "backend"
+    # Whether the task can be sent straight to the broker, for `stress`'s baseline.
+    baseline: bool = True
 
     def body(self, seconds: float, number: int) -> dict:
         return {"seconds": seconds, "n": number}

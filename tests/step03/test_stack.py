@@ -133,3 +133,25 @@ def test_check_step03_fails_with_a_hint_when_the_worker_is_stopped(stack):
     assert "is the worker running? (make step03 starts it" in done.stdout
     # The scrape it left in the queue is done once the worker is back: nothing is lost.
     wait_until(lambda: stack.workshop("check", "step03", "--timeout", "30").returncode == 0, 120)
+
+
+def test_ps_shows_the_blog_django_and_the_worker_with_their_roles(stack):
+    done = stack.workshop("ps", "step03")
+    assert done.returncode == 0, done.stdout + done.stderr
+    for role in (
+        "supervisord: starts all, restarts any that dies",
+        "Gunicorn worker: HTTP → WSGI call into Flask",  # the demo blog
+        "Django autoreloader: restarts the server when a file changes",
+        "Django development server: HTTP → WSGI call, threads",
+        f"Celery worker {stack.env['WORKER_PREFIX']}scraper@",
+        "Celery pool process: runs tasks",
+    ):
+        assert role in done.stdout
+
+
+def test_stress_follows_every_scrape_to_its_summary(stack):
+    done = stack.workshop("stress", "--step", "step03", "-n", "6", "-c", "3")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "6 requests, 3 concurrent, through django" in done.stdout
+    assert re.search(r"unfinished tasks \(accepted, not done after [\d.]+ s\)\s+│ 0", done.stdout)
+    assert "baseline" not in done.stdout  # a scrape needs its row: no straight apply_async

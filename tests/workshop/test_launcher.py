@@ -39,6 +39,7 @@ step = Step(
     try_lines=("curl -s localhost:{{TOY_PORT}}/  # {{TOY_GREETING}}",),
     checks=(),
     settings="__main__:ToySettings",
+    {extra}
 )
 steps.register(step)
 sys.exit(run(step, Console(soft_wrap=True)))
@@ -46,10 +47,12 @@ sys.exit(run(step, Console(soft_wrap=True)))
 SERVER = f"{sys.executable} -m http.server --bind 127.0.0.1"
 
 
-def launch(tmp_path, runner: str) -> tuple[Background, int]:
+def launch(tmp_path, runner: str, extra: str = "", **env: str) -> tuple[Background, int]:
     port = free_port()
-    env = env_with_venv({"WORKSHOP_MODE": "embedded", "WORKSHOP_RUN_DIR": str(tmp_path / "run")})
-    script = LAUNCH.format(folder=str(tmp_path), port=port, runner=runner)
+    env = env_with_venv(
+        {"WORKSHOP_MODE": "embedded", "WORKSHOP_RUN_DIR": str(tmp_path / "run"), **env}
+    )
+    script = LAUNCH.format(folder=str(tmp_path), port=port, runner=runner, extra=extra)
     return Background(tmp_path / "launcher.log", env, ["-c", script]), port
 
 
@@ -115,3 +118,28 @@ def test_a_mistake_in_supervisord_conf_is_shown_not_swallowed(tmp_path):
     assert not launcher.start(60)
     assert launcher.popen.wait(30) == 1
     assert "ENV_NOT_GIVEN" in launcher.text() and "cannot be expanded" in launcher.text()
+
+
+def test_before_commands_run_first_and_a_failing_one_stops_the_step(tmp_path):
+    (tmp_path / "Procfile").write_text(f"web: exec {SERVER} $PORT\n")
+    failing = 'before=("python -c \\"print(42); raise SystemExit(5)\\"",),'
+    launcher, port = launch(tmp_path, "honcho", failing)
+    assert not launcher.start(60)
+    assert launcher.popen.wait(30) == 1
+    log = launcher.text()
+    assert "42" in log and "failed (exit 5): read the lines above" in log, log
+    assert not http_ok(f"http://127.0.0.1:{port}/") and "honcho" not in log
+
+
+def test_a_step_env_value_is_a_default_the_learners_own_setting_overrides(tmp_path):
+    marker = tmp_path / "before-ran"
+    (tmp_path / "Procfile").write_text(
+        f"web: echo debug=$TOY_GREETING && test -f {marker} && exec {SERVER} $PORT\n"
+    )
+    extra = f'env={{"TOY_GREETING": "from-the-step"}}, before=("touch {marker}",),'
+    launcher, port = launch(tmp_path, "honcho", extra, TOY_GREETING="mine")
+    try:
+        assert launcher.start(60), launcher.text()
+        assert "debug=mine" in launcher.text()
+    finally:
+        stop_and_check(launcher, port, signal.SIGTERM)

@@ -1,8 +1,19 @@
 """Step 3: Django + Celery + RabbitMQ + PostgreSQL, a scraper that stores articles, under
 supervisord (step03_django_rabbitmq/). workshop/README.md explains the fields."""
 
+from dataclasses import dataclass
+
 from workshop import checks
 from workshop.registry import Http, Ping, Port, Program, Step, TaskApi
+
+
+@dataclass(frozen=True)
+class ScrapeApi(TaskApi):
+    """POST /api/scrape with an empty body scrapes the demo blog."""
+
+    def body(self, seconds: float, number: int) -> dict:
+        return {}
+
 
 STEP = Step(
     name="step03",
@@ -46,9 +57,13 @@ STEP = Step(
         checks.bad_json_is_400,
     ),
     celery_app="step03_django_rabbitmq.project:celery_app",
-    task_api=TaskApi(
+    task_api=ScrapeApi(
         targets=("django",),
         submit="/api/scrape",
         task="step03_django_rabbitmq.articles.tasks.scrape",
+        # A scrape ends with its chord's callback, which only the status URL follows; and
+        # its task needs a Scrape row first, so it cannot be sent straight to the broker.
+        done_by="api",
+        baseline=False,
     ),
 )

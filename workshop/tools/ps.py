@@ -6,6 +6,7 @@ each Celery worker runs a main process that takes messages and a pool of child p
 
 from __future__ import annotations
 
+import re
 import socket
 
 import psutil
@@ -38,8 +39,15 @@ def role(process: psutil.Process, parent_role: str) -> str:
         return f"Celery worker {name}: takes messages, feeds its pool"
     if "gunicorn" in programs:
         if parent_role.startswith("Gunicorn"):
-            return "Gunicorn worker: HTTP → WSGI call into Flask"
-        return "Gunicorn master: forks and watches workers"
+            app = "Django" if "(Django)" in parent_role else "Flask"
+            return f"Gunicorn worker: HTTP → WSGI call into {app}"
+        # A Django project's WSGI module is named with no `:app`: Gunicorn loads `application`.
+        app = " (Django)" if re.search(r"\.wsgi(\s|$)", command) else ""
+        return f"Gunicorn master{app}: forks and watches workers"
+    if "manage.py" in programs and " runserver" in command:
+        if parent_role.startswith("Django"):
+            return "Django development server: HTTP → WSGI call, threads"
+        return "Django autoreloader: restarts the server when a file changes"
     if "flask" in programs:
         return "Flask development server: HTTP → WSGI call, one process"
     if "supervisord" in command:

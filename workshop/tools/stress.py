@@ -138,6 +138,27 @@ def wait_for_results(celery_app, task_ids: list[str], timeout: float, progress) 
     return results
 
 
+def wait_through_api(
+    base_url: str, api: TaskApi, task_ids: list[str], timeout: float, progress
+) -> dict[str, dict]:
+    """Ask the status URL of each task until it is done (`finished_at`: when it was seen done,
+    within one polling round)."""
+    results: dict[str, dict] = {}
+    task = progress.add_task("waiting for the tasks (status URL)", total=len(task_ids))
+    deadline = time.monotonic() + timeout
+    with httpx.Client(base_url=base_url, timeout=10) as client:
+        while len(results) < len(task_ids) and time.monotonic() < deadline:
+            for task_id in [i for i in task_ids if i not in results]:
+                body = client.get(api.status.format(task_id=task_id)).json()
+                if body["state"] == "SUCCESS":
+                    result = body.get("result") or {}
+                    results[task_id] = {"finished_at": time.time(), **result}
+                    progress.advance(task)
+            if len(results) < len(task_ids):
+                time.sleep(0.25)  # a pause between two bounded polling rounds
+    return results
+
+
 def baseline(celery_app, api: TaskApi, n: int, seconds: float, timeout: float, progress) -> float:
     """Tasks/s of the same workers fed straight from this process (send_task is apply_async by
     the task's name: this process need not import the step's tasks)."""
@@ -184,8 +205,9 @@ def show(report: Report, target: str, concurrency: int, console: Console) -> Non
     table.add_row(
         f"unfinished tasks (accepted, not done after {report.timeout:g} s)", str(len(report.lost))
     )
-    spread = Counter(r["worker"] for r in report.results.values())
-    table.add_row("tasks per worker", ", ".join(f"{w}: {c}" for w, c in sorted(spread.items())))
+    spread = Counter(r["worker"] for r in report.results.values() if "worker" in r)
+    if spread:
+        table.add_row("tasks per worker", ", ".join(f"{w}: {c}" for w, c in sorted(spread.items())))
     console.print(table)
 
 
@@ -238,8 +260,11 @@ def stress(
         sent = asyncio.run(send_all(api, base_url, n, concurrency, seconds, progress))
         report = Report(sent, time.perf_counter() - began, timeout=timeout)
         ids = [s.task_id for s in report.accepted]
-        report.results = wait_for_results(celery_app, ids, timeout, progress)
-        if with_baseline:
+        if api.done_by == "api":
+            report.results = wait_through_api(base_url, api, ids, timeout, progress)
+        else:
+            report.results = wait_for_results(celery_app, ids, timeout, progress)
+        if with_baseline and api.baseline:
             report.baseline_rate = baseline(celery_app, api, n, seconds, timeout, progress)
     show(report, target, concurrency, console)
     failed = bool(report.errors) or bool(report.lost)
