@@ -14,14 +14,14 @@ class BrokerUnavailable(Exception):
 def start_scrape(source: str) -> Scrape:
     """Create the Scrape row and publish its task with the row's id as the task id.
 
-    transaction.on_commit runs the publish after the COMMIT: a worker that picks the task at
-    once finds the row. (`scrape.delay_on_commit()` does the same, but returns no task id:
-    here the id is chosen first, as the row's primary key, so the API can answer with it.)
+    apply_async_on_commit publishes through transaction.on_commit, after the COMMIT: a worker
+    that picks the task at once finds the row. Like delay_on_commit it returns no task id,
+    so the id is chosen first, as the row's primary key, and the API answers with it.
     """
     try:
         with transaction.atomic():
             run = Scrape.objects.create(source=source)
-            transaction.on_commit(lambda: scrape.apply_async((str(run.pk),), task_id=str(run.pk)))
+            scrape.apply_async_on_commit((str(run.pk),), task_id=str(run.pk))
     except (OperationalError, OSError) as error:  # the publish failed, after the COMMIT
         Scrape.objects.filter(pk=run.pk).delete()  # not started: leave no trace that says so
         raise BrokerUnavailable(str(error)) from error
