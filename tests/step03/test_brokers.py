@@ -52,3 +52,7 @@ def test_the_same_scrape_on_the_embedded_default(tmp_path_factory):
         assert (first["created"], first["failed"]) == (21, 2)
         assert (again["created"], again["updated"]) == (0, 21)
         assert client.get("/api/articles").json()["count"] == 21
+        # `make step03` turns DJANGO_DEBUG on (the other tests turn it off): Django's debug
+        # pages for the browser, JSON all the same under /api/.
+        assert "DEBUG = True" in client.get("/no-such-page/").text
+        assert client.get("/api/no-such-thing").json()["error"].startswith("Nothing at")
