@@ -20,6 +20,7 @@ from bs4 import BeautifulSoup
 
 MAX_BYTES = 5 * 1024 * 1024  # a feed or a page bigger than this is not a blog page
 MAX_LINKS = 200  # articles read from one source, at most
+MAX_URL = 500  # characters: Article.url's column
 
 
 class TransientError(Exception):
@@ -103,7 +104,8 @@ def read_source(http: httpx.Client, source: str) -> list[Link]:
     for link in links:
         url = urljoin(page.url, link.url)
         # Only the source's own site: a feed does not send the scraper anywhere else.
-        if urlsplit(url).scheme in ("http", "https") and urlsplit(url).netloc == site:
+        parts = urlsplit(url)
+        if parts.scheme in ("http", "https") and parts.netloc == site and len(url) <= MAX_URL:
             found.setdefault(url, Link(url, link.hints))
     if not found:
         raise PageError(f"no article links in {source}")

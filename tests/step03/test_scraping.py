@@ -79,10 +79,11 @@ def test_a_refused_connection_is_transient():
         scraping.download(http, "http://127.0.0.1:9/feed.xml")
 
 
-def test_links_to_other_sites_are_skipped():
-    feed = """<rss version="2.0"><channel><title>t</title>
+def test_links_to_other_sites_and_urls_too_long_to_store_are_skipped():
+    feed = f"""<rss version="2.0"><channel><title>t</title>
       <item><title>here</title><link>http://blog.test/a/</link></item>
       <item><title>away</title><link>http://elsewhere.test/b/</link></item>
+      <item><title>too long to store</title><link>http://blog.test/{"x" * 600}/</link></item>
     </channel></rss>"""
 
     def serve(request: httpx.Request) -> httpx.Response:
