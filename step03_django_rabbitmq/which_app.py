@@ -42,6 +42,10 @@ def main() -> None:
     print(f"  broker:         {broker}")
     print(f"  result backend: {app.conf.result_backend or 'none (results are not stored)'}")
     print(f"  default queue:  {app.conf.task_default_queue}")
+    # Django's fixup gives the project's tasks apply_async_on_commit (publish.py uses it);
+    # Celery's default app has no fixup: its tasks are plain ones.
+    on_commit = "yes" if hasattr(scrape, "apply_async_on_commit") else "no"
+    print(f"  apply_async_on_commit: {on_commit}")
     print("settings.py says:")
     print(f"  broker:         {safe_url(settings.CELERY_BROKER_URL)}")
     print(f"  result backend: {settings.CELERY_RESULT_BACKEND}")

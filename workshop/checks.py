@@ -18,7 +18,7 @@ import httpx
 import psutil
 from rich.console import Console
 
-from workshop.probe import broker_url_for, ping_workers, queue_depth
+from workshop.probe import OtherBroker, broker_url_for, ping_workers, queue_depth
 from workshop.registry import Step
 from workshop.settings import ROOT, Settings, endpoint, reachable, safe_url, scheme
 from workshop.waiting import wait_for_tasks
@@ -235,7 +235,11 @@ def services_reachable(context: Context) -> None:
 
 def workers_answer_ping(context: Context) -> None:
     """The step's own workers (by name) answer ping; other workers on the broker are mentioned."""
-    url, options = broker_url_for(context.health)
+    try:
+        url, options = broker_url_for(context.health)
+    except OtherBroker as error:
+        context.report.fail("could not ping the workers", str(error))
+        return
     try:
         names = ping_workers(url, options, timeout=2)
     except Exception as error:  # any kombu/socket error means the same thing here
@@ -259,7 +263,10 @@ def workers_answer_ping(context: Context) -> None:
 
 def allow_for_backlog(context: Context) -> float:
     """Tasks queue behind what already waits: say so, and wait for it (60 s at most)."""
-    url, options = broker_url_for(context.health)
+    try:
+        url, options = broker_url_for(context.health)
+    except OtherBroker:  # said by workers_answer_ping
+        return context.timeout
     waiting = queue_depth(url, options, context.settings.celery_task_default_queue)
     if not waiting:
         return context.timeout
@@ -342,7 +349,7 @@ def scrape_round_trip(context: Context) -> None:
     elapsed, body = time.monotonic() - started, finished.get(task_id)
     if body is None:
         report.fail(
-            f"scrape {short(task_id)} still {states[task_id][-1]} after {timeout:g} s",
+            f"scrape {task_id} still {states[task_id][-1]} after {timeout:g} s",
             f"is the worker running? ({context.start_hint} starts it; `make ps` shows it)",
         )
         return

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 from celery import Celery
 
-from workshop.settings import Settings, filesystem_transport_options
+from workshop.settings import Settings, filesystem_transport_options, safe_url
 
 # sbin folders are not on every user's PATH, yet nginx runs from there without root.
 EXTRA_BIN_DIRS = ("/usr/sbin", "/usr/local/sbin", "/opt/homebrew/bin")
@@ -47,12 +47,26 @@ def http_ok(url: str) -> bool:
         return False
 
 
+class OtherBroker(Exception):
+    """The running step uses a broker this command cannot reach: its password is not known here."""
+
+
 def broker_url_for(health: dict) -> tuple[str, dict]:
-    """The broker of a running step: /health says if it is embedded; .env has the password."""
+    """The broker of a running step, as /health names it (with its password masked). A URL
+    with nothing masked is used as it is; otherwise this command's own CELERY_BROKER_URL
+    (from the environment or .env) gives the password, if it names the same broker."""
     settings = Settings()
     if health["broker"]["embedded"]:
         return "filesystem://", filesystem_transport_options(settings.workshop_run_dir)
-    return settings.celery_broker_url, {}
+    shown, own = health["broker"]["url"], settings.celery_broker_url
+    if safe_url(own) == shown:
+        return own, {}
+    if safe_url(shown) == shown and "**" not in shown:
+        return shown, {}
+    raise OtherBroker(
+        f"the step uses the broker {shown}, this command {safe_url(own)}: give it the same "
+        "CELERY_BROKER_URL (in .env, or in front of the command)"
+    )
 
 
 def ping_workers(

@@ -99,6 +99,8 @@ def task(request: HttpRequest, task_id: str) -> JsonResponse:
     if run is None:
         return error(404, f"No scrape was ever started with the id {task_id[:64]!r}.")
     body = {"task_id": str(run.pk), "source": run.source}
+    if run.error:  # recorded by the errback record_failure
+        return JsonResponse({**body, "state": states.FAILURE, "error": run.error})
     if run.finished_at:
         result = {**run.counts(), "found": run.found, "errors": run.errors}
         return JsonResponse({**body, "state": states.SUCCESS, "result": result})
@@ -117,6 +119,8 @@ def task(request: HttpRequest, task_id: str) -> JsonResponse:
 
 @only("GET")
 def articles(request: HttpRequest) -> JsonResponse:
+    if "\x00" in request.GET.get("q", ""):
+        return error(400, '"q" must not contain NUL characters.')
     found = search(request.GET.get("q", ""))
     pages = Paginator(found, PAGE_SIZE)
     try:
@@ -145,8 +149,8 @@ def articles(request: HttpRequest) -> JsonResponse:
 def search(text: str):
     """Articles whose title, author or summary contains `text` (all of them when it is empty)."""
     found = Article.objects.all()
-    if text.strip():
-        words = text.strip()
+    words = text.replace("\x00", "").strip()  # the database refuses NUL characters
+    if words:
         found = found.filter(
             Q(title__icontains=words) | Q(author__icontains=words) | Q(summary__icontains=words)
         )

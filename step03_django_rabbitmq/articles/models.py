@@ -38,6 +38,7 @@ class Scrape(models.Model):
     updated = models.PositiveIntegerField(null=True, blank=True)
     failed = models.PositiveIntegerField(null=True, blank=True)
     errors = models.JSONField(default=list, blank=True)  # [{"url": ..., "error": ...}]
+    error = models.TextField(blank=True, help_text="Why the scrape itself failed.")
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -4,7 +4,7 @@ from django.db import transaction
 from kombu.exceptions import OperationalError
 
 from .models import Scrape
-from .tasks import scrape
+from .tasks import record_failure, scrape
 
 
 class BrokerUnavailable(Exception):
@@ -21,7 +21,12 @@ def start_scrape(source: str) -> Scrape:
     try:
         with transaction.atomic():
             run = Scrape.objects.create(source=source)
-            scrape.apply_async_on_commit((str(run.pk),), task_id=str(run.pk))
+            scrape.apply_async_on_commit(
+                (str(run.pk),),
+                task_id=str(run.pk),
+                # If the scrape fails (its source is gone...), the row says so.
+                link_error=record_failure.s(str(run.pk)),
+            )
     except (OperationalError, OSError) as error:  # the publish failed, after the COMMIT
         Scrape.objects.filter(pk=run.pk).delete()  # not started: leave no trace that says so
         raise BrokerUnavailable(str(error)) from error

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import calendar
 import datetime
+import io
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
@@ -21,6 +22,7 @@ from bs4 import BeautifulSoup
 MAX_BYTES = 5 * 1024 * 1024  # a feed or a page bigger than this is not a blog page
 MAX_LINKS = 200  # articles read from one source, at most
 MAX_URL = 500  # characters: Article.url's column
+MAX_REDIRECTS = 5
 
 
 class TransientError(Exception):
@@ -40,12 +42,12 @@ class Link:
 
 
 def client(user_agent: str, timeout: float) -> httpx.Client:
-    """Polite: it says who it is, and no request waits longer than `timeout` seconds."""
+    """Polite: it says who it is, and each phase of a request (connect, send, every read)
+    waits `timeout` seconds at most; the task's time limit bounds the whole."""
     return httpx.Client(
         headers={"User-Agent": user_agent},
         timeout=httpx.Timeout(timeout),
-        follow_redirects=True,
-        max_redirects=5,
+        follow_redirects=False,  # download() follows them, on the same site only
     )
 
 
@@ -64,42 +66,57 @@ class Page:
 
 
 def download(http: httpx.Client, url: str) -> Page:
-    """GET `url`; TransientError or PageError when it cannot give a usable page."""
-    try:
-        with http.stream("GET", url) as response:
-            status = response.status_code
-            if status >= 500 or status == 429:
-                raise TransientError(f"HTTP {status} {response.reason_phrase} at {url}")
-            if status >= 400:
-                raise PageError(f"HTTP {status} {response.reason_phrase} at {url}")
-            body = bytearray()
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > MAX_BYTES:
-                    raise PageError(f"{url} is bigger than {MAX_BYTES // 1024 // 1024} MB")
-            return Page(
-                url=str(response.url),
-                content_type=response.headers.get("content-type", ""),
-                content=bytes(body),
-                encoding=response.charset_encoding or "utf-8",
-            )
-    except httpx.TooManyRedirects:
-        raise PageError(f"too many redirects at {url}") from None
-    except httpx.TransportError as error:  # connection refused, timeouts, reset...
-        raise TransientError(f"{type(error).__name__} at {url}: {error}") from None
+    """GET `url`; TransientError or PageError when it cannot give a usable page.
+
+    Redirects are followed (5 at most) only on the same site: an allowed source must not send
+    the scraper to another host, such as a server inside the network."""
+    site = urlsplit(url).netloc
+    for _ in range(MAX_REDIRECTS + 1):
+        try:
+            with http.stream("GET", url) as response:
+                if response.is_redirect:
+                    target = urljoin(url, response.headers.get("location", ""))
+                    if urlsplit(target).netloc != site:
+                        raise PageError(f"{url} redirects to another site: {target[:200]}")
+                    url = target
+                    continue
+                return read_page(response, url)
+        except httpx.TransportError as error:  # connection refused, timeouts, reset...
+            raise TransientError(f"{type(error).__name__} at {url}: {error}") from None
+    raise PageError(f"more than {MAX_REDIRECTS} redirects at {url}")
+
+
+def read_page(response: httpx.Response, url: str) -> Page:
+    status = response.status_code
+    if status >= 500 or status == 429:
+        raise TransientError(f"HTTP {status} {response.reason_phrase} at {url}")
+    if status >= 400:
+        raise PageError(f"HTTP {status} {response.reason_phrase} at {url}")
+    body = bytearray()
+    for chunk in response.iter_bytes():
+        body += chunk
+        if len(body) > MAX_BYTES:
+            raise PageError(f"{url} is bigger than {MAX_BYTES // 1024 // 1024} MB")
+    return Page(
+        url=url,
+        content_type=response.headers.get("content-type", ""),
+        content=bytes(body),
+        encoding=response.charset_encoding or "utf-8",
+    )
 
 
 def read_source(http: httpx.Client, source: str) -> list[Link]:
     """The article links of a feed (RSS or Atom) or of an HTML index page, on the source's site."""
     page = download(http, source)
-    feed = feedparser.parse(page.content)
+    # A file-like object: given bytes, feedparser would first try them as a file name.
+    feed = feedparser.parse(io.BytesIO(page.content))
     if feed.entries:
         links = [Link(entry.get("link", ""), feed_hints(entry)) for entry in feed.entries]
     elif "html" in page.content_type:
         links = index_links(page.text, page.url)
     else:
         raise PageError(f"{source} is neither a feed nor an HTML page")
-    site = urlsplit(page.url).netloc
+    site = urlsplit(source).netloc  # the allowed source's site, whatever the page links to
     found: dict[str, Link] = {}
     for link in links:
         url = urljoin(page.url, link.url)
@@ -158,7 +175,8 @@ def parse_article(url: str, html: str, hints: dict | None = None) -> dict:
     """Title, author, publication date and summary of an article page. The page is the truth;
     the feed's hints fill what it leaves out. A page without a title is a PageError."""
     hints = hints or {}
-    page = BeautifulSoup(html, "html.parser")
+    # PostgreSQL text cannot hold NUL: a page with one must not fail the store.
+    page = BeautifulSoup(html.replace("\x00", ""), "html.parser")
     heading = page.find("h1")
     title = (
         meta(page, "og:title")
@@ -179,9 +197,10 @@ def parse_article(url: str, html: str, hints: dict | None = None) -> dict:
         or hints.get("summary", "")
         or (first_paragraph.get_text(" ", strip=True) if first_paragraph else "")
     )
+    author = meta(page, "author", "article:author") or hints.get("author", "")
     return {
-        "title": " ".join(title.split())[:300],
-        "author": (meta(page, "author", "article:author") or hints.get("author", ""))[:200],
+        "title": " ".join(title.split()).replace("\x00", "")[:300],
+        "author": author.replace("\x00", "")[:200],
         "published": parse_date(published) if published else None,
-        "summary": summary[:2000],
+        "summary": summary.replace("\x00", "")[:2000],
     }

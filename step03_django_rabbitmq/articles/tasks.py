@@ -12,6 +12,7 @@ from celery import chord, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.utils.log import get_task_logger
 from django.conf import settings
+from django.db import DatabaseError
 from django.utils import timezone
 
 from . import scraping
@@ -48,15 +49,20 @@ def scrape(self, scrape_id: str) -> dict:
             f"no Scrape {scrape_id} in the database: was this task published before the "
             "transaction that creates it committed?"
         ) from None
+    if run.group_id:  # delivered again (a worker died before its ack): the chord already runs
+        return {"source": run.source, "found": run.found, "summary_task_id": run.summary_task_id}
     with http_client() as http:
         links = scraping.read_source(http, run.source)
     log.info("scrape %s: %d article links in %s", scrape_id, len(links), run.source)
     header = [fetch_article.s(run.source, link.url, link.hints) for link in links]
     # The callback runs once every fetch has returned, with the list of their results. With
-    # django-celery-results, a ChordCounter row counts the fetches still running.
-    result = chord(header)(summarize.s(scrape_id))
+    # django-celery-results, a ChordCounter row counts the fetches still running. If the
+    # callback fails (a fetch raised), record_failure marks the scrape as finished.
+    workflow = chord(header, summarize.s(scrape_id).on_error(record_failure.s(scrape_id)))
+    result = workflow.freeze()  # the ids, known before anything is published
     run.found, run.group_id, run.summary_task_id = len(links), result.parent.id, result.id
     run.save(update_fields=["found", "group_id", "summary_task_id"])
+    workflow.apply_async()
     return {"source": run.source, "found": len(links), "summary_task_id": result.id}
 
 
@@ -80,9 +86,13 @@ def fetch_article(self, source: str, url: str, hints: dict) -> dict:
         return failed(url, "took longer than the task's time limit", attempts)
     # The URL is unique: a second scrape updates the row. update_or_create locks the row, and
     # when two scrapes create it at once the loser finds the winner's row instead of failing.
-    article, created = Article.objects.update_or_create(
-        url=url, defaults={**fields, "source": source}
-    )
+    try:
+        article, created = Article.objects.update_or_create(
+            url=url, defaults={**fields, "source": source}
+        )
+    except (DatabaseError, SoftTimeLimitExceeded) as error:
+        log.exception("article %s could not be stored", url)
+        return failed(url, f"could not be stored: {type(error).__name__}: {error}", attempts)
     return {
         "url": url,
         "outcome": "created" if created else "updated",
@@ -94,6 +104,15 @@ def fetch_article(self, source: str, url: str, hints: dict) -> dict:
 def failed(url: str, error: str, attempts: int) -> dict:
     log.warning("article %s failed: %s", url, error)
     return {"url": url, "outcome": "failed", "error": error, "attempts": attempts}
+
+
+@shared_task
+def record_failure(request, exc, traceback, scrape_id: str) -> None:
+    """An errback (link_error): the scrape, or its chord's callback, failed. Mark the scrape as
+    finished, with the error, so that nothing waits for it."""
+    Scrape.objects.filter(pk=scrape_id, finished_at=None).update(
+        finished_at=timezone.now(), error=f"{type(exc).__name__}: {exc}"[:2000]
+    )
 
 
 @shared_task(soft_time_limit=30, time_limit=40)

@@ -14,7 +14,7 @@ from workshop.settings import Settings
 class Step03Settings(Settings):
     # Its own queue: a step-2 worker on the same broker never receives a scrape.
     celery_task_default_queue: str = "scraper"
-    # Unset: a random key kept in .run/django-secret-key (never in the repository).
+    # Unset: a random key kept in .run/django-key (never in the repository).
     django_secret_key: str | None = None
     # Debug pages and tracebacks in the browser: only while developing (`make step03`).
     django_debug: bool = False

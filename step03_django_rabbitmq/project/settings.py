@@ -3,6 +3,7 @@
 The Celery part is at the end: every CELERY_ setting here is read by project/celery.py.
 """
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -25,8 +26,9 @@ def secret_key(path: Path) -> str:
     """A random key made once and kept in .run/, when DJANGO_SECRET_KEY is not set."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(get_random_secret_key())
-        path.chmod(0o600)
+        # Readable by its owner only, from the moment it exists.
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
+            file.write(get_random_secret_key())
     return path.read_text().strip()
 
 

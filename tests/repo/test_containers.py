@@ -112,7 +112,6 @@ def test_every_variable_compose_needs_is_in_env_example():
         "FLOWER_BASIC_AUTH",
         "STEP03_RABBITMQ_USER",
         "STEP03_RABBITMQ_PASSWORD",
-        "DJANGO_SECRET_KEY",
     ):
         assert f"\n{variable}=" in example, variable
 
@@ -122,9 +121,20 @@ def test_step03_has_its_own_vhost_and_user_and_migrates_before_it_starts():
     broker = services["step03-web"]["environment"]["CELERY_BROKER_URL"]
     assert broker.startswith("amqp://${STEP03_RABBITMQ_USER:?") and broker.endswith("/extractor")
     setup = services["step03-broker-setup"]["command"][0]
-    for call in ("api/vhosts/extractor", "api/users/$$USER", "api/permissions/extractor/$$USER"):
+    for call in (
+        "vhosts/extractor",
+        "users/$$SCRAPER_USER",
+        "permissions/extractor/$$SCRAPER_USER",
+    ):
         assert call in setup
     assert services["step03-migrate"]["command"][-2:] == ["migrate", "--noinput"]
+    # Migrations load the settings, which check the broker too (services mode).
+    assert "step03-broker-setup" in services["step03-migrate"]["depends_on"]
     assert services["step03-web"]["environment"]["DJANGO_SECRET_KEY"].startswith(
         "${DJANGO_SECRET_KEY:?"
     )
+
+
+def test_the_container_secret_key_is_never_a_shared_default():
+    example = (ROOT / ".env.example").read_text()
+    assert "\n# DJANGO_SECRET_KEY=\n" in example and "\nDJANGO_SECRET_KEY=" not in example

@@ -14,9 +14,13 @@ from kombu.exceptions import OperationalError
 
 from step03_django_rabbitmq.articles import tasks
 from step03_django_rabbitmq.articles.models import Article, Scrape
+from tests.step03.conftest import NEEDS
+from tests.support.services import STRICT
 
 DEMO_FEED = "http://127.0.0.1:8004/feed.xml"
-pytestmark = pytest.mark.django_db
+# In services mode (CI), a missing server fails these tests (conftest.py); else they run on
+# whatever the settings chose, the embedded SQLite included.
+pytestmark = [pytest.mark.django_db, *([pytest.mark.needs(*NEEDS)] if STRICT else [])]
 
 
 def post(client, body, content_type="application/json"):
@@ -109,7 +113,8 @@ def test_a_scrape_is_published_only_when_its_row_is_committed(
     assert answer.json()["task_id"] == str(run.pk) and run.source == DEMO_FEED
     assert answer["Location"] == answer.json()["status_url"]
     callbacks[0]()  # what COMMIT runs
-    assert published == [{"task_id": str(run.pk)}]
+    assert [options["task_id"] for options in published] == [str(run.pk)]
+    assert published[0]["link_error"].name.endswith("tasks.record_failure")
     state = client.get(f"/api/tasks/{run.pk}")
     assert (state.status_code, state.json()["state"]) == (202, "PENDING")
 
@@ -159,7 +164,7 @@ def test_start_scrape_publishes_when_a_worker_can_see_the_row(monkeypatch):
     monkeypatch.setattr(
         tasks.scrape,
         "apply_async",
-        lambda args, task_id: seen.append(look_from_another_connection(task_id)),
+        lambda args, task_id, **options: seen.append(look_from_another_connection(task_id)),
     )
     start_scrape(DEMO_FEED)
     assert seen == [True]
@@ -175,3 +180,9 @@ def test_the_pages_answer_and_the_form_refuses_a_source_not_allowed(client):
     answer = client.post("/scrape/", {"source": "https://example.org/feed"}, follow=True)
     assert b"is not in the allowed list" in answer.content
     assert Scrape.objects.count() == 0
+
+
+def test_a_nul_character_in_the_search_is_a_400_not_a_500(client):
+    answer = client.get("/api/articles", {"q": "a\x00b"})
+    assert answer.status_code == 400 and "NUL" in answer.json()["error"]
+    assert client.get("/", {"q": "a\x00b"}).status_code == 200

@@ -7,6 +7,7 @@ import uuid
 import redis
 
 from tests.step03.conftest import stack03
+from tests.support.commands import workshop
 from tests.support.services import require
 
 REDIS_DB = 14  # a database of its own on the shared Redis, emptied of this test's keys after
@@ -30,6 +31,11 @@ def test_the_same_scrape_with_redis_as_the_broker(tmp_path_factory):
             assert stack.articles() == 21
             log = (stack.logs / "worker.log").read_text()
             assert f"Connected to redis://:**@localhost:6379/{REDIS_DB}" in log
+            # `make check-step03` typed without the variable: /health names the broker.
+            elsewhere = {k: v for k, v in stack.env.items() if k != "CELERY_BROKER_URL"}
+            done = workshop("check", "step03", "--timeout", "60", env=elsewhere)
+            assert done.returncode == 0, done.stdout + done.stderr
+            assert "1 Celery worker answers ping" in done.stdout
     finally:
         keys = redis.Redis.from_url(url)
         for key in keys.scan_iter(f"*{queue}*"):

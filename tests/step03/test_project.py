@@ -27,7 +27,8 @@ def test_tasks_use_the_project_app_configured_from_settings():
     done = python("-m", "step03_django_rabbitmq.which_app")
     assert done.returncode == 0, done.stderr
     assert "bound to the Celery app 'project'" in done.stdout
-    assert "result backend: django-db\n  default queue:  scraper\nsettings.py" in done.stdout
+    assert "result backend: django-db\n  default queue:  scraper\n" in done.stdout
+    assert "apply_async_on_commit: yes\nsettings.py says:" in done.stdout
 
 
 def test_without_the_reexport_tasks_fall_back_to_celerys_default_app():
@@ -37,6 +38,7 @@ def test_without_the_reexport_tasks_fall_back_to_celerys_default_app():
     # The settings say filesystem:// (embedded), the default app still says guest@localhost.
     assert "Celery app 'default'" in app and "amqp://guest:**@localhost:5672//" in app
     assert "none (results are not stored)" in app and "default queue:  celery" in app
+    assert "apply_async_on_commit: no" in app  # the view would fail with AttributeError
     assert "filesystem://" in settings and "default queue:  scraper" in settings
 
 

@@ -117,3 +117,51 @@ def test_every_request_says_who_is_asking_and_has_a_timeout():
     scraping.download(http, "http://blog.test/a/")
     assert seen["user-agent"] == "workshop-scraper/test"
     assert seen["timeout"] == {"connect": 7, "read": 7, "write": 7, "pool": 7}
+
+
+def serve_with(routes: dict[str, httpx.Response]) -> httpx.Client:
+    return httpx.Client(transport=httpx.MockTransport(lambda request: routes[str(request.url)]))
+
+
+def test_a_redirect_is_followed_on_the_same_site_only():
+    http = serve_with(
+        {
+            "http://blog.test/old/": httpx.Response(301, headers={"location": "/new/"}),
+            "http://blog.test/new/": httpx.Response(200, text="<h1>New</h1>"),
+            "http://blog.test/away/": httpx.Response(
+                302, headers={"location": "http://169.254.169.254/latest/meta-data/"}
+            ),
+        }
+    )
+    assert scraping.download(http, "http://blog.test/old/").url == "http://blog.test/new/"
+    with pytest.raises(scraping.PageError, match="redirects to another site"):
+        scraping.download(http, "http://blog.test/away/")
+
+
+def test_a_redirect_loop_stops(http):
+    loop = serve_with({"http://blog.test/a/": httpx.Response(302, headers={"location": "/a/"})})
+    with pytest.raises(scraping.PageError, match="more than 5 redirects"):
+        scraping.download(loop, "http://blog.test/a/")
+
+
+def test_a_body_naming_a_local_file_is_not_read_as_that_file(tmp_path):
+    local = tmp_path / "feed.xml"
+    local.write_text(
+        '<rss version="2.0"><channel><item><link>http://blog.test/x/</link></item></channel></rss>'
+    )
+    http = serve_with(
+        {
+            "http://blog.test/feed": httpx.Response(
+                200, text=str(local), headers={"content-type": "text/plain"}
+            )
+        }
+    )
+    with pytest.raises(scraping.PageError, match="neither a feed nor an HTML page"):
+        scraping.read_source(http, "http://blog.test/feed")
+
+
+def test_nul_characters_never_reach_the_database():
+    fields = scraping.parse_article(
+        "http://blog.test/a/", "<h1>Ti\x00tle</h1>", {"author": "A\x00B", "summary": "s\x00"}
+    )
+    assert (fields["title"], fields["author"], fields["summary"]) == ("Title", "AB", "s")

@@ -9,6 +9,7 @@ import subprocess
 import pytest
 
 from tests.step03.conftest import stack03
+from tests.support.commands import workshop
 from tests.support.services import STRICT, require
 from workshop.probe import find_binary
 
@@ -36,8 +37,16 @@ def test_the_step_runs_on_a_vhost_and_user_of_its_own(tmp_path_factory):
             with stack.client() as client:
                 result = stack.scrape(client)["result"]
             log = (stack.logs / "worker.log").read_text()
+            # A check without the password cannot ping: it says which variable it needs.
+            elsewhere = {k: v for k, v in stack.env.items() if k != "CELERY_BROKER_URL"}
+            done = workshop("check", "step03", "--timeout", "60", env=elsewhere)
         assert (result["created"], result["failed"]) == (21, 2)
         assert f"Connected to amqp://{user}:**@127.0.0.1:5672/{vhost}" in log
+        assert done.returncode == 1
+        assert f"✗ could not ping the workers: the step uses the broker amqp://{user}:**@" in (
+            done.stdout
+        )
+        assert "give it the same CELERY_BROKER_URL" in done.stdout
     finally:
         rabbitmqctl("delete_vhost", vhost)  # its queues and exchanges go with it
         subprocess.run([find_binary("rabbitmqctl"), "delete_user", user], capture_output=True)

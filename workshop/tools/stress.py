@@ -142,19 +142,27 @@ def wait_through_api(
     base_url: str, api: TaskApi, task_ids: list[str], timeout: float, progress
 ) -> dict[str, dict]:
     """Ask the status URL of each task until it is done (`finished_at`: when it was seen done,
-    within one polling round)."""
+    within one polling round). A task that FAILED is done too: it is left out of the results
+    (like a failed task in the result backend) and no longer asked about."""
     results: dict[str, dict] = {}
+    failed: set[str] = set()
     task = progress.add_task("waiting for the tasks (status URL)", total=len(task_ids))
     deadline = time.monotonic() + timeout
     with httpx.Client(base_url=base_url, timeout=10) as client:
-        while len(results) < len(task_ids) and time.monotonic() < deadline:
-            for task_id in [i for i in task_ids if i not in results]:
-                body = client.get(api.status.format(task_id=task_id)).json()
-                if body["state"] == "SUCCESS":
+        while len(results) + len(failed) < len(task_ids) and time.monotonic() < deadline:
+            for task_id in [i for i in task_ids if i not in results and i not in failed]:
+                try:
+                    body = client.get(api.status.format(task_id=task_id)).json()
+                except (httpx.HTTPError, ValueError):
+                    continue  # asked again in the next round, until the deadline
+                if body.get("state") == "SUCCESS":
                     result = body.get("result") or {}
                     results[task_id] = {"finished_at": time.time(), **result}
                     progress.advance(task)
-            if len(results) < len(task_ids):
+                elif body.get("state") == "FAILURE":
+                    failed.add(task_id)
+                    progress.advance(task)
+            if len(results) + len(failed) < len(task_ids):
                 time.sleep(0.25)  # a pause between two bounded polling rounds
     return results
 
@@ -194,7 +202,7 @@ def show(report: Report, target: str, concurrency: int, console: Console) -> Non
         f"p50 {p50:.0f} ms  p95 {p95:.0f} ms  p99 {p99:.0f} ms  max {top:.0f} ms",
     )
     rate = report.task_rate()
-    table.add_row("whole tasks", f"{rate:.0f} tasks/s")
+    table.add_row("whole tasks", f"{rate:.1f} tasks/s" if rate < 10 else f"{rate:.0f} tasks/s")
     if report.baseline_rate:
         table.add_row(
             "baseline: apply_async, same workers",
