@@ -19,8 +19,8 @@ PORT_ARG := $(if $(PORT),--port $(PORT))
 STEP_ARG := $(if $(STEP),--step $(STEP))
 
 .PHONY: help setup doctor services step01 step01-broken step01-docker check-step01 \
-	step02 step02-docker check-step02 step03 step03-docker check-step03 ps trace stress demo \
-	test lint clean
+	step02 step02-docker check-step02 step03 step03-docker check-step03 step04 step04-docker \
+	check-step04 ps trace stress demo test lint clean
 
 help: ## list the targets (this page)
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -93,6 +93,16 @@ step03-docker: ## step 3 in containers (needs a Docker engine and a .env)
 
 check-step03: setup ## verify the running step 3 hop by hop (it scrapes the demo blog)
 	@$(BIN)/python -m workshop check step03 $(PORT_ARG)
+
+step04: setup ## step 4: FastAPI :8001 + a Celery worker, the canvas page at /canvas
+	@$(BIN)/python -m workshop run step04 $(PORT_ARG)
+
+step04-docker: ## step 4 in containers (needs a Docker engine and a .env)
+	@test -f .env || cp .env.example .env
+	docker compose --profile step04 up --build
+
+check-step04: setup ## verify the running step 4 hop by hop (a chain, a group, a chord)
+	@$(BIN)/python -m workshop check step04 $(PORT_ARG)
 
 ps: setup ## the running step's processes: masters, workers, pools
 	@$(BIN)/python -m workshop ps $(STEP)

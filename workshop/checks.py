@@ -8,6 +8,7 @@ Each check is a small function of a `Context`; a step lists the ones that apply 
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import os
 import time
 import uuid
@@ -138,6 +139,10 @@ def flask_answers(context: Context) -> None:
 
 def django_answers(context: Context) -> None:
     app_answers(context, "Django")
+
+
+def fastapi_answers(context: Context) -> None:
+    app_answers(context, "FastAPI")
 
 
 def nginx_answers(context: Context) -> None:
@@ -368,6 +373,67 @@ def scrape_round_trip(context: Context) -> None:
         report.ok(f"GET /api/articles lists {stored} articles")
     else:
         report.fail(f"GET /api/articles lists only {stored} articles", "read the worker's log")
+
+
+# Step 4's workflows on 3 and 4, and what each must give.
+CANVAS = {
+    "chain": [21, 28],  # add(3, 4) = 7, then sum_multiply(7, 3, 4) = [3 * 7, 4 * 7]
+    "group": [7, 12],  # add(3, 4) and multiply(3, 4), side by side
+    "chord": {"results": [7, 12], "total": 19},  # the group, then combine
+}
+
+
+def wait_for_answer(context: Context, path: str, timeout: float) -> httpx.Response:
+    """GET `path` until it answers something else than 202 (or `timeout` passes)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = context.client.get(path)
+        if answer.status_code != 202 or time.monotonic() > deadline:
+            return answer
+        time.sleep(0.2)
+
+
+def canvas_results(context: Context) -> None:
+    """Step 4: a chain, a group and a chord on 3 and 4, each with its right result."""
+    report = context.report
+    timeout = allow_for_backlog(context)
+    for kind, expected in CANVAS.items():
+        submitted = context.client.post(f"/workflows/{kind}", json={"a": 3, "b": 4})
+        if submitted.status_code != 202:
+            report.fail(f"POST /workflows/{kind} answered {submitted.status_code}", submitted.text)
+            continue
+        started = time.monotonic()
+        path = submitted.json()["result_url"]
+        body = wait_for_answer(context, path, timeout).json()
+        got = body.get("results") if kind == "group" else body.get("result")
+        elapsed = time.monotonic() - started
+        if got == expected:
+            report.ok(f"{kind} on 3 and 4 → {json.dumps(got)} in {elapsed:.1f} s")
+        elif body.get("state") in ("PENDING", "STARTED", "PROGRESS"):
+            report.fail(
+                f"{kind} still {body['state']} after {timeout:g} s ({path})",
+                f"is the worker running? ({context.start_hint} starts it; `make ps` shows it)",
+            )
+        else:
+            report.fail(f"{kind} on 3 and 4 gave {body}", f"expected {json.dumps(expected)}")
+
+
+def unknown_ids_are_404(context: Context) -> None:
+    for path in (f"/result/{uuid.uuid4()}", f"/result/group/{uuid.uuid4()}"):
+        status = context.client.get(path).status_code
+        if status == 404:
+            context.report.ok(f"GET {path.rsplit('/', 1)[0]}/<never submitted> → 404")
+        else:
+            context.report.fail(f"GET {path} answered {status}", "expected 404, not PENDING")
+
+
+def bad_body_is_422(context: Context) -> None:
+    answer = context.client.post("/workflows/chord", json={"a": "three", "b": 10**9})
+    problems = answer.json().get("detail", []) if answer.status_code == 422 else []
+    if len(problems) == 2:
+        context.report.ok("a body with a word for a number and a number too big gets 422")
+    else:
+        context.report.fail(f"a bad body got {answer.status_code}", "expected 422, two errors")
 
 
 def demo_blog_answers(context: Context) -> None:

@@ -8,7 +8,13 @@ from pathlib import Path
 
 from workshop.settings import ROOT
 
-PACKAGES = ["workshop", "step01_flask_celery", "step02_nginx_gunicorn", "step03_django_rabbitmq"]
+PACKAGES = [
+    "workshop",
+    "step01_flask_celery",
+    "step02_nginx_gunicorn",
+    "step03_django_rabbitmq",
+    "step04_fastapi_canvas",
+]
 CYCLE_ON_PURPOSE = ROOT / "step01_flask_celery" / "broken"  # the lesson's ImportError
 
 

@@ -156,7 +156,8 @@ def wait_through_api(
                 except (httpx.HTTPError, ValueError):
                     continue  # asked again in the next round, until the deadline
                 if body.get("state") == "SUCCESS":
-                    result = body.get("result") or {}
+                    result = body.get("result")
+                    result = result if isinstance(result, dict) else {"value": result}
                     results[task_id] = {"finished_at": time.time(), **result}
                     progress.advance(task)
                 elif body.get("state") == "FAILURE":

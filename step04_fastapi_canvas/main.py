@@ -1,0 +1,40 @@
+"""The FastAPI app of step 4: `uvicorn step04_fastapi_canvas.main:app --port 8001`."""
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from kombu.exceptions import OperationalError
+from redis.exceptions import RedisError
+
+from step04_fastapi_canvas.routers import canvas, health, results, seed, tasks, workflows
+from step04_fastapi_canvas.routers.canvas import STATIC
+
+app = FastAPI(
+    title="Step 4: FastAPI + Celery canvas",
+    description="Solo tasks, chains, groups and chords; their results; a live canvas page.",
+    version="1.0",
+)
+for router in (seed.router, workflows.router, results.router, tasks.router, health.router):
+    app.include_router(router)
+app.include_router(canvas.router)
+# Every asset of the canvas page is served from here: no CDN, works offline.
+app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+
+@app.exception_handler(OperationalError)
+async def broker_down(request: Request, error: OperationalError) -> JSONResponse:
+    # A publish that failed after its quick retries: nothing was queued.
+    return JSONResponse({"detail": f"The broker is not reachable: {error}"}, status_code=503)
+
+
+@app.exception_handler(RedisError)
+async def backend_down(request: Request, error: RedisError) -> JSONResponse:
+    return JSONResponse(
+        {"detail": f"The result backend is not reachable: {error}"}, status_code=503
+    )
+
+
+@app.exception_handler(Exception)
+async def unexpected(request: Request, error: Exception) -> JSONResponse:
+    # Never a traceback in an answer: the log has it.
+    return JSONResponse({"detail": "Internal error: the server log says more."}, status_code=500)

@@ -1,0 +1,1 @@
+"""One router per resource: the seed's endpoints, workflows, results, tasks, the canvas page."""

@@ -1,0 +1,24 @@
+"""GET /health: which broker and result backend this app uses, and whether they answer."""
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from step04_fastapi_canvas import celeryconfig
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health")
+def health() -> JSONResponse:
+    services = celeryconfig.services
+    broker, backend = services.broker.describe(), services.backend.describe()
+    up = broker["reachable"] and backend["reachable"]
+    body = {
+        "status": "ok" if up else "degraded",
+        "mode": services.mode,
+        "embedded": services.embedded,
+        "broker": broker,
+        "result_backend": backend,
+        "banner": services.banner(),
+    }
+    return JSONResponse(body, status_code=200 if up else 503)

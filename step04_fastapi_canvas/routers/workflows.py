@@ -1,0 +1,100 @@
+"""Workflows with the numbers in a validated body, and their live state for the canvas page.
+
+POST /workflows/{solo|chain|group|chord}   {"a": 3, "b": 4, "fail": false}
+GET  /workflows/{id}                        the graph, each node's state
+GET  /workflows/{id}/events                 the same, pushed as Server-Sent Events
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Literal
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from pydantic import BaseModel, Field
+from sse_starlette.sse import EventSourceResponse
+
+from step04_fastapi_canvas import workflows
+
+router = APIRouter(prefix="/workflows", tags=["workflows"])
+EVENTS_EVERY = 0.25  # seconds between two looks at the nodes
+EVENTS_FOR = 600  # seconds an event stream stays open at most
+
+
+class Numbers(BaseModel):
+    a: int = Field(ge=-1_000_000, le=1_000_000, description="The first number.")
+    b: int = Field(ge=-1_000_000, le=1_000_000, description="The second number.")
+    fail: bool = Field(
+        False,
+        description="Make one task raise: the first link of a chain, multiply in a group or a "
+        "chord's header, the task itself when solo.",
+    )
+    task: Literal["add", "multiply"] = Field("add", description="Which task, for solo.")
+
+
+class Node(BaseModel):
+    id: str = Field(description="The task's id: GET /result/{id}, DELETE /tasks/{id}.")
+    task: str
+    label: str
+
+
+class Submitted(BaseModel):
+    workflow_id: str
+    kind: str
+    task_id: str | None = Field(description="The last task's id: the result of the whole.")
+    group_id: str | None = Field(description="A group's (or a chord header's) saved id.")
+    nodes: list[Node]
+    edges: list[tuple[str, str]] = Field(description="(from, to): to runs after from.")
+    result_url: str
+    events_url: str
+
+
+@router.post("/{kind}", status_code=202, response_model=Submitted)
+def submit(kind: Literal["solo", "chain", "group", "chord"], body: Numbers, response: Response):
+    workflow = workflows.submit(kind, body.a, body.b, body.fail, body.task)
+    result_url = (
+        f"/result/{workflow.task_id}" if workflow.task_id else f"/result/group/{workflow.group_id}"
+    )
+    response.headers["Location"] = f"/workflows/{workflow.id}"
+    return {
+        **workflow.as_json(),
+        "workflow_id": workflow.id,
+        "result_url": result_url,
+        "events_url": f"/workflows/{workflow.id}/events",
+    }
+
+
+def snapshot(workflow_id: str) -> dict:
+    workflow = workflows.load(workflow_id)
+    if workflow is None:
+        raise HTTPException(404, f"No workflow with the id {workflow_id[:64]!r}.")
+    states = workflows.node_states(workflow)
+    finished = all(node["state"] in workflows.FINISHED | {"NOT RUN"} for node in states.values())
+    return {**workflow, "states": states, "finished": finished}
+
+
+@router.get("/{workflow_id}")
+def show(workflow_id: str) -> dict:
+    return snapshot(workflow_id)
+
+
+@router.get("/{workflow_id}/events", response_class=EventSourceResponse)
+async def events(workflow_id: str, request: Request) -> EventSourceResponse:
+    first = snapshot(workflow_id)  # a 404 before the stream starts
+
+    async def stream():
+        current, last, waited = first, None, 0.0
+        while waited < EVENTS_FOR and not await request.is_disconnected():
+            text = json.dumps(current)
+            if text != last:  # only changes travel
+                yield {"event": "state", "data": text}
+                last = text
+            if current["finished"]:
+                yield {"event": "finished", "data": "{}"}
+                return
+            await asyncio.sleep(EVENTS_EVERY)
+            waited += EVENTS_EVERY
+            current = await asyncio.to_thread(snapshot, workflow_id)
+
+    return EventSourceResponse(stream())

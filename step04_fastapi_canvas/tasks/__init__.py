@@ -1,0 +1,1 @@
+"""The tasks of step 4: tasks/arithmetic.py."""

@@ -1,0 +1,159 @@
+"""Building the four workflows, and reading where each of their tasks is.
+
+Every workflow is frozen first (its task ids are known before anything is published), each id
+is recorded as PENDING in the result backend, and its graph (nodes and edges) is kept there too,
+under `canvas-<workflow id>`, for the canvas page. Then it is published. A recorded id that is
+PENDING is queued; an id with no record was never submitted (Celery calls both PENDING), and
+`AsyncResult.exists()` tells them apart.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from dataclasses import asdict, dataclass, field
+
+from celery import chain, chord, group, states
+from celery.result import AsyncResult, GroupResult
+
+from step04_fastapi_canvas.celery_app import celery_app
+from step04_fastapi_canvas.tasks.arithmetic import (
+    add,
+    combine,
+    multiply,
+    report_failure,
+    sum_multiply,
+)
+
+KINDS = ("solo", "chain", "group", "chord")
+FINISHED = {states.SUCCESS, states.FAILURE, states.REVOKED}
+
+
+@dataclass
+class Node:
+    id: str
+    task: str
+    label: str
+
+
+@dataclass
+class Workflow:
+    id: str
+    kind: str
+    nodes: list[Node]
+    edges: list[tuple[str, str]] = field(default_factory=list)
+    task_id: str | None = None  # what GET /result/{task_id} follows: the last task
+    group_id: str | None = None  # what GET /result/group/{group_id} follows
+
+    def as_json(self) -> dict:
+        return asdict(self)
+
+
+def graph_key(workflow_id: str) -> str:
+    return f"canvas-{workflow_id}"
+
+
+def node(signature, label: str) -> Node:
+    return Node(signature.options["task_id"], signature.task.rsplit(".", 1)[-1], label)
+
+
+def build(kind: str, a: int, b: int, fail: bool, task: str = "add"):
+    """The signature of a workflow, frozen, and its graph."""
+    workflow_id = str(uuid.uuid4())
+    errback = report_failure.s(workflow_id)
+    if kind == "solo":
+        one = {"add": add, "multiply": multiply}[task].s(a, b, fail=fail)
+        one.freeze()
+        one.link_error(errback)
+        nodes = [node(one, f"{task}({a}, {b})")]
+        return one, Workflow(workflow_id, kind, nodes, [], nodes[0].id)
+    if kind == "chain":
+        # add's result becomes sum_multiply's first argument: sum_multiply(a + b, a, b).
+        signature = chain(add.s(a, b, fail=fail), sum_multiply.s(a, b))
+        signature.freeze()  # freezing works on copies: read the ids from the chain's own tasks
+        first, second = signature.tasks
+        nodes = [node(first, f"add({a}, {b})"), node(second, f"sum_multiply(sum, {a}, {b})")]
+        edges = [(nodes[0].id, nodes[1].id)]
+        signature.link_error(errback)  # called by whichever link fails
+        return signature, Workflow(workflow_id, kind, nodes, edges, nodes[1].id)
+    header = [add.s(a, b), multiply.s(a, b, fail=fail)]
+    labels = [f"add({a}, {b})", f"multiply({a}, {b})"]
+    if kind == "group":
+        signature = group(header)
+        result = signature.freeze()
+        nodes = [node(task, label) for task, label in zip(signature.tasks, labels, strict=True)]
+        return signature, Workflow(workflow_id, kind, nodes, [], None, result.id)
+    signature = chord(header, combine.s().on_error(errback))
+    result = signature.freeze()
+    frozen = signature.tasks.tasks  # the chord's header is a group
+    nodes = [node(task, label) for task, label in zip(frozen, labels, strict=True)]
+    nodes.append(node(signature.body, "combine(results)"))
+    edges = [(nodes[0].id, nodes[2].id), (nodes[1].id, nodes[2].id)]
+    return signature, Workflow(workflow_id, kind, nodes, edges, result.id, result.parent.id)
+
+
+def submit(kind: str, a: int, b: int, fail: bool = False, task: str = "add") -> Workflow:
+    """Record, then publish. Raises kombu's OperationalError when the broker is down."""
+    signature, workflow = build(kind, a, b, fail, task)
+    backend = celery_app.backend
+    for each in workflow.nodes:
+        backend.store_result(each.id, None, states.PENDING)
+    backend.store_result(graph_key(workflow.id), workflow.as_json(), states.SUCCESS)
+    try:
+        result = signature.apply_async()
+    except Exception:
+        for key in [each.id for each in workflow.nodes] + [graph_key(workflow.id)]:
+            AsyncResult(key, app=celery_app).forget()  # never queued: no record says so
+        raise
+    if isinstance(result, GroupResult):
+        # A group's id is nothing the workers store: save it, or restore() finds nothing.
+        result.save()
+    return workflow
+
+
+def known(task_id: str) -> bool:
+    """Whether this id was ever recorded (submitted by this app, or a task's own result)."""
+    return AsyncResult(task_id, app=celery_app).exists()
+
+
+def load(workflow_id: str) -> dict | None:
+    result = AsyncResult(graph_key(workflow_id), app=celery_app)
+    return result.result if result.exists() and result.state == states.SUCCESS else None
+
+
+def started_key(task_id: str) -> str:
+    return f"started-{task_id}"
+
+
+def node_states(workflow: dict) -> dict[str, dict]:
+    """Each node's state, times, result or error; a node after a failed one never runs."""
+    found = {}
+    backend = celery_app.backend
+    for each in workflow["nodes"]:
+        meta = backend.get_task_meta(each["id"])
+        state, value = meta["status"], meta.get("result")
+        info = {"state": state}
+        started = backend.get_task_meta(started_key(each["id"]))
+        if started["status"] == states.SUCCESS:
+            info["started_at"] = started["result"]
+        if state == "PROGRESS" and isinstance(value, dict):
+            info["progress"] = {"done": value.get("done"), "total": value.get("total")}
+        done = meta.get("date_done")
+        if state in FINISHED and done:
+            done = datetime.datetime.fromisoformat(done) if isinstance(done, str) else done
+            if done.tzinfo is None:
+                done = done.replace(tzinfo=datetime.UTC)
+            info["finished_at"] = done.timestamp()
+        if state == states.SUCCESS:
+            info["result"] = value
+        elif state in (states.FAILURE, states.REVOKED):
+            info["error"] = f"{type(value).__name__}: {value}" if value else state
+        found[each["id"]] = info
+    # After a failed link, Celery marks the rest of a chain FAILURE with the same error: on the
+    # graph, a node that never started after a failed one is "NOT RUN".
+    for source, target in workflow["edges"]:
+        failed = found[source]["state"] in (states.FAILURE, states.REVOKED, "NOT RUN")
+        never_started = "started_at" not in found[target]
+        if failed and never_started and found[target]["state"] in (states.PENDING, states.FAILURE):
+            found[target]["state"] = "NOT RUN"
+    return found
