@@ -18,6 +18,7 @@ COPY workshop ./workshop
 COPY step01_flask_celery ./step01_flask_celery
 COPY step02_nginx_gunicorn ./step02_nginx_gunicorn
 COPY step03_django_rabbitmq ./step03_django_rabbitmq
+COPY step04_fastapi_canvas ./step04_fastapi_canvas
 # Never run the app or a worker as root (Celery warns about it, rightly).
 RUN pip install --no-deps --editable . \
     && useradd --create-home --uid 10001 workshop

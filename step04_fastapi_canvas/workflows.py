@@ -105,9 +105,11 @@ def submit(kind: str, a: int, b: int, fail: bool = False, task: str = "add") -> 
         for key in [each.id for each in workflow.nodes] + [graph_key(workflow.id)]:
             AsyncResult(key, app=celery_app).forget()  # never queued: no record says so
         raise
-    if isinstance(result, GroupResult):
-        # A group's id is nothing the workers store: save it, or restore() finds nothing.
-        result.save()
+    # A group's id is nothing the workers store: save it (a group, or a chord's header), or
+    # GroupResult.restore() finds nothing. The saved group expires with result_expires.
+    for saved in (result, getattr(result, "parent", None)):
+        if isinstance(saved, GroupResult):
+            saved.save()
     return workflow
 
 

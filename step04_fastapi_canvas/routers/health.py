@@ -8,7 +8,7 @@ from step04_fastapi_canvas import celeryconfig
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health")
+@router.get("/health", responses={503: {"description": "A server does not answer."}})
 def health() -> JSONResponse:
     services = celeryconfig.services
     broker, backend = services.broker.describe(), services.backend.describe()

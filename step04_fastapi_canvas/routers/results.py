@@ -6,24 +6,29 @@ never saved or has expired: both are 404 here, never a 500 or a fake PENDING.
 """
 
 from celery import states
-from celery.result import AsyncResult, GroupResult
+from celery.result import GroupResult
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import JSONResponse
 
 from step04_fastapi_canvas import workflows
 from step04_fastapi_canvas.celery_app import celery_app
+from step04_fastapi_canvas.schemas import GroupState, TaskState, errors
 
 router = APIRouter(prefix="/result", tags=["results"])
 
 
-def describe(result: AsyncResult) -> dict:
-    body = {"task_id": result.id, "state": result.state}
-    if result.state == states.SUCCESS:
-        body["result"] = result.result
-    elif result.state in (states.FAILURE, states.REVOKED):
-        body["error"] = f"{type(result.result).__name__}: {result.result}"
-    elif result.state == "PROGRESS" and isinstance(result.info, dict):
-        body["progress"] = result.info
+def describe(task_id: str) -> dict:
+    """The task's state and what goes with it, from ONE read of the result backend (a task
+    may change state between two reads: AsyncResult.state and .info each read again)."""
+    meta = celery_app.backend.get_task_meta(task_id)
+    state, value = meta["status"], meta.get("result")
+    body = {"task_id": task_id, "state": state}
+    if state == states.SUCCESS:
+        body["result"] = value
+    elif state in (states.FAILURE, states.REVOKED):
+        body["error"] = f"{type(value).__name__}: {value}"
+    elif state == "PROGRESS" and isinstance(value, dict):
+        body["progress"] = value
     return body
 
 
@@ -33,25 +38,42 @@ def status_code(state: str) -> int:
     return 200 if state in workflows.FINISHED else 202
 
 
-@router.get("/{task_id}")
+@router.get(
+    "/{task_id}",
+    response_model=TaskState,
+    responses={
+        202: {"model": TaskState, "description": "Queued or running."},
+        500: {"model": TaskState, "description": "The task failed: the error is in `error`."},
+        **errors(404, 503),
+    },
+)
 def task_result(task_id: str) -> JSONResponse:
     if not workflows.known(task_id):
         raise HTTPException(404, f"No task with the id {task_id[:64]!r} was ever submitted here.")
-    result = AsyncResult(task_id, app=celery_app)
-    return JSONResponse(describe(result), status_code=status_code(result.state))
+    body = describe(task_id)
+    return JSONResponse(body, status_code=status_code(body["state"]))
 
 
-@router.get("/group/{group_id}")
+@router.get(
+    "/group/{group_id}",
+    response_model=GroupState,
+    responses={
+        202: {"model": GroupState, "description": "Some of its tasks are not done yet."},
+        500: {"model": GroupState, "description": "One of its tasks failed."},
+        **errors(404, 503),
+    },
+)
 def group_result(group_id: str) -> JSONResponse:
     saved = GroupResult.restore(group_id, app=celery_app)
     if saved is None:  # never saved (or not a group id), or expired after result_expires
         raise HTTPException(404, f"No saved group with the id {group_id[:64]!r}.")
-    tasks = [describe(child) for child in saved.results]
+    tasks = [describe(child.id) for child in saved.results]
     done = sum(task["state"] in workflows.FINISHED for task in tasks)
     body = {"group_id": group_id, "completed": done, "total": len(tasks), "tasks": tasks}
-    if saved.failed():
-        return JSONResponse({**body, "state": states.FAILURE}, status_code=500)
-    if saved.ready():
+    failed = [task["error"] for task in tasks if task["state"] == states.FAILURE]
+    if failed:
+        return JSONResponse({**body, "state": states.FAILURE, "error": failed[0]}, status_code=500)
+    if done == len(tasks):
         results = [task.get("result") for task in tasks]
         return JSONResponse({**body, "state": states.SUCCESS, "results": results})
     return JSONResponse({**body, "state": "PENDING"}, status_code=202)

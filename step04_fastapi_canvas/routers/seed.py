@@ -10,8 +10,9 @@ import random
 from fastapi import APIRouter
 
 from step04_fastapi_canvas import workflows
+from step04_fastapi_canvas.schemas import errors
 
-router = APIRouter(tags=["seed"])
+router = APIRouter(tags=["seed"], responses=errors(503))
 
 
 def numbers() -> tuple[int, int]:

@@ -9,23 +9,36 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 from sse_starlette.sse import EventSourceResponse
 
 from step04_fastapi_canvas import workflows
+from step04_fastapi_canvas.schemas import errors
 
 router = APIRouter(prefix="/workflows", tags=["workflows"])
 EVENTS_EVERY = 0.25  # seconds between two looks at the nodes
 EVENTS_FOR = 600  # seconds an event stream stays open at most
 
 
+def a_number(value: object) -> object:
+    """JSON numbers only: "3" is not taken for 3 (3.0 is, as JSON Schema's integer allows)."""
+    if isinstance(value, str | bool):
+        raise ValueError("must be a JSON number, not a string or a boolean")
+    return value
+
+
+Integer = Annotated[int, Field(ge=-1_000_000, le=1_000_000), BeforeValidator(a_number)]
+
+
 class Numbers(BaseModel):
-    a: int = Field(ge=-1_000_000, le=1_000_000, description="The first number.")
-    b: int = Field(ge=-1_000_000, le=1_000_000, description="The second number.")
-    fail: bool = Field(
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is an error, not ignored
+
+    a: Integer = Field(description="The first number.")
+    b: Integer = Field(description="The second number.")
+    fail: StrictBool = Field(
         False,
         description="Make one task raise: the first link of a chain, multiply in a group or a "
         "chord's header, the task itself when solo.",
@@ -50,8 +63,15 @@ class Submitted(BaseModel):
     events_url: str
 
 
-@router.post("/{kind}", status_code=202, response_model=Submitted)
-def submit(kind: Literal["solo", "chain", "group", "chord"], body: Numbers, response: Response):
+DESCRIPTIONS = {
+    "solo": "One task: add (or multiply, with `task`).",
+    "chain": "add(a, b), then sum_multiply(sum, a, b): each link gets the previous result.",
+    "group": "add(a, b) and multiply(a, b) side by side; the group's id is saved.",
+    "chord": "The group, then combine(results) once both have succeeded.",
+}
+
+
+def submit(kind: str, body: Numbers, response: Response) -> dict:
     workflow = workflows.submit(kind, body.a, body.b, body.fail, body.task)
     result_url = (
         f"/result/{workflow.task_id}" if workflow.task_id else f"/result/group/{workflow.group_id}"
@@ -65,6 +85,25 @@ def submit(kind: Literal["solo", "chain", "group", "chord"], body: Numbers, resp
     }
 
 
+def route(kind: str):
+    def endpoint(body: Numbers, response: Response) -> dict:
+        return submit(kind, body, response)
+
+    endpoint.__name__ = f"submit_{kind}"
+    router.post(
+        f"/{kind}",
+        status_code=202,
+        response_model=Submitted,
+        responses=errors(400, 503),
+        summary=f"Submit a {kind}",
+        description=DESCRIPTIONS[kind],
+    )(endpoint)
+
+
+for _kind in workflows.KINDS:
+    route(_kind)
+
+
 def snapshot(workflow_id: str) -> dict:
     workflow = workflows.load(workflow_id)
     if workflow is None:
@@ -74,12 +113,12 @@ def snapshot(workflow_id: str) -> dict:
     return {**workflow, "states": states, "finished": finished}
 
 
-@router.get("/{workflow_id}")
+@router.get("/{workflow_id}", responses=errors(404, 503))
 def show(workflow_id: str) -> dict:
     return snapshot(workflow_id)
 
 
-@router.get("/{workflow_id}/events", response_class=EventSourceResponse)
+@router.get("/{workflow_id}/events", response_class=EventSourceResponse, responses=errors(404, 503))
 async def events(workflow_id: str, request: Request) -> EventSourceResponse:
     first = snapshot(workflow_id)  # a 404 before the stream starts
 

@@ -36,6 +36,7 @@ function layout(nodes, edges) {
 
 function draw(workflow) {
   graph.replaceChildren();
+  graph.setAttribute("data-finished", "no");
   const defs = el("defs");
   const marker = el("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 10, refY: 5,
     markerWidth: 8, markerHeight: 8, orient: "auto-start-reverse" });
@@ -126,6 +127,7 @@ async function cancel(id) {
 document.getElementById("workflow").addEventListener("submit", async (event) => {
   event.preventDefault();
   stop();
+  graph.setAttribute("data-finished", "no");
   const form = new FormData(event.target);
   const body = { a: Number(form.get("a")), b: Number(form.get("b")), fail: form.get("fail") === "on" };
   const answer = await fetch(`/workflows/${form.get("kind")}`, { method: "POST",

@@ -6,11 +6,9 @@ from __future__ import annotations
 import secrets
 import subprocess
 
-import pytest
-
 from tests.step03.conftest import stack03
 from tests.support.commands import workshop
-from tests.support.services import STRICT, require
+from tests.support.services import require
 from workshop.probe import find_binary
 
 
@@ -22,10 +20,7 @@ def rabbitmqctl(*args: str) -> None:
 
 
 def test_the_step_runs_on_a_vhost_and_user_of_its_own(tmp_path_factory):
-    require("rabbitmq", "postgresql")
-    if find_binary("rabbitmqctl") is None:
-        message = "needs rabbitmqctl (RabbitMQ's own command, installed with it) on PATH"
-        pytest.fail(message) if STRICT else pytest.skip(message)
+    require("rabbitmq", "postgresql", "rabbitmqctl")
     unique = secrets.token_hex(4)
     vhost, user, password = f"extractor-{unique}", f"scraper-{unique}", secrets.token_hex(12)
     rabbitmqctl("add_vhost", vhost)

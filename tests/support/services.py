@@ -21,9 +21,16 @@ SERVICES = {
 STRICT = SETTINGS.ci or SETTINGS.workshop_mode == "services"
 
 
+# Programs the tests need beyond the steps' own: the browser that drives step 4's canvas page.
+TEST_PROGRAMS = {
+    "chromium": "`sudo apt-get install chromium` (Debian/Ubuntu); .ci/run installs it",
+    "rabbitmqctl": "it comes with RabbitMQ: `sudo apt-get install rabbitmq-server`",
+}
+
+
 def available(service: str) -> tuple[bool, str]:
     """Whether a service (or a program such as nginx) is there, and the message when it is not."""
-    programs = needed_programs()
+    programs = {**needed_programs(), **TEST_PROGRAMS}
     if service in programs:
         present = find_binary(service) is not None
         return present, f"needs the {service} binary, which is not installed: {programs[service]}"

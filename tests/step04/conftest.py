@@ -1,0 +1,51 @@
+"""Step 4 started the way a learner starts it (`python -m workshop run step04`, what `make
+step04` runs): Uvicorn and a Celery worker under supervisord, on free ports, RabbitMQ as the
+broker and Redis for the results, with its own queues; then Ctrl-C."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from tests.support.launched import LaunchedStep, launched
+from tests.support.services import delete_queues, require
+
+NEEDS = ("rabbitmq", "redis")
+SCALE = 0.1  # add takes 2 s, multiply 0.2 s
+
+
+class Stack04(LaunchedStep):
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url(), timeout=10)
+
+    def interrupt(self) -> int | None:
+        delete_queues([f"{self.queue}-sum"])
+        return super().interrupt()
+
+
+def wait_for(client: httpx.Client, path: str, timeout: float = 30) -> httpx.Response:
+    """GET `path` until it answers something else than 202 (bounded)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = client.get(path)
+        if answer.status_code != 202:
+            return answer
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path} still 202 after {timeout:g} s: {answer.text}")
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="package")
+def stack(tmp_path_factory):
+    require(*NEEDS)
+    step = Stack04("step04", tmp_path_factory.mktemp("step04"), TASK_DELAY_SCALE=str(SCALE))
+    with launched(step):
+        yield step
+
+
+@pytest.fixture
+def client(stack):
+    with stack.client() as http:
+        yield http

@@ -1,0 +1,152 @@
+"""POST /workflows/{kind}: validated bodies, right results, failures inside a workflow,
+unknown ids, cancelling, progress, routing, and a group saved and restored."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from celery.result import AsyncResult, GroupResult
+
+from step04_fastapi_canvas.celery_app import celery_app
+from tests.step04.conftest import wait_for
+from workshop.waiting import wait_until
+
+pytestmark = pytest.mark.needs("rabbitmq", "redis")
+
+
+def submit(client, kind: str, **body) -> dict:
+    answer = client.post(f"/workflows/{kind}", json={"a": 3, "b": 4, **body})
+    assert answer.status_code == 202, answer.text
+    assert answer.headers["location"] == f"/workflows/{answer.json()['workflow_id']}"
+    return answer.json()
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("solo", 7),
+        ("chain", [21, 28]),
+        ("group", [7, 12]),
+        ("chord", {"results": [7, 12], "total": 19}),
+    ],
+)
+def test_each_workflow_gives_its_result(client, kind, expected):
+    submitted = submit(client, kind)
+    done = wait_for(client, submitted["result_url"]).json()
+    assert done.get("results" if kind == "group" else "result") == expected
+    graph = client.get(f"/workflows/{submitted['workflow_id']}").json()
+    assert graph["finished"] and {n["state"] for n in graph["states"].values()} == {"SUCCESS"}
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        ({"a": "three", "b": 4}, "must be a JSON number, not a string"),
+        ({"a": "3", "b": 4}, "must be a JSON number, not a string"),
+        ({"a": 3.5, "b": 4}, "Input should be a valid integer"),
+        ({"a": 3, "b": 10**9}, "less than or equal to 1000000"),
+        ({"a": 3}, "Field required"),
+        ({"a": 3, "b": 4, "fail": "maybe"}, "valid boolean"),
+        ({"a": 3, "b": 4, "fail": 0}, "valid boolean"),
+        ({"a": 3, "b": 4, "sorce": 1}, "Extra inputs are not permitted"),
+        ({"a": 3, "b": 4, "task": "divide"}, "'add' or 'multiply'"),
+    ],
+)
+def test_a_bad_body_gets_422_with_a_clear_message(client, body, problem):
+    answer = client.post("/workflows/chord", json=body)
+    assert answer.status_code == 422
+    assert problem in str(answer.json()["detail"])
+
+
+def test_an_unknown_workflow_kind_is_405_and_a_body_that_is_not_json_422(client):
+    # POST /workflows/fan-out: no such workflow; GET /workflows/{id} is the only other route.
+    assert client.post("/workflows/fan-out", json={"a": 1, "b": 2}).status_code == 405
+    answer = client.post(
+        "/workflows/chain", content="{json}", headers={"Content-Type": "application/json"}
+    )
+    assert answer.status_code == 422 and "JSON decode error" in str(answer.json()["detail"])
+
+
+def test_ids_never_submitted_are_404_never_pending(client):
+    unknown = str(uuid.uuid4())
+    for path in (f"/result/{unknown}", f"/result/group/{unknown}", f"/workflows/{unknown}"):
+        answer = client.get(path)
+        assert answer.status_code == 404 and answer.json()["detail"], path
+    assert client.delete(f"/tasks/{unknown}").status_code == 404
+
+
+def test_a_failed_link_stops_the_chain(client):
+    submitted = submit(client, "chain", fail=True)
+    done = wait_for(client, submitted["result_url"])
+    assert done.status_code == 500  # the chain's id is its last task: failed with the first
+    assert done.json()["error"] == "FailedOnPurpose: add failed on purpose (fail=true)"
+    states = client.get(f"/workflows/{submitted['workflow_id']}").json()["states"]
+    first, last = (states[node["id"]] for node in submitted["nodes"])
+    assert (first["state"], last["state"]) == ("FAILURE", "NOT RUN")
+    assert "started_at" in first and "started_at" not in last
+
+
+def test_a_failed_header_task_fails_the_chord_callback_it_never_hangs(client):
+    submitted = submit(client, "chord", fail=True)
+    done = wait_for(client, submitted["result_url"])
+    assert done.status_code == 500
+    assert done.json()["error"].startswith("ChordError: ")
+    assert "multiply failed on purpose" in done.json()["error"]
+    group = wait_for(client, f"/result/group/{submitted['group_id']}")
+    assert group.status_code == 500 and group.json()["completed"] == 2
+
+
+def test_the_long_task_reports_its_progress(client):
+    submitted = submit(client, "solo")
+    seen = []
+
+    def finished():
+        body = client.get(submitted["result_url"]).json()
+        seen.append(body)
+        return body["state"] == "SUCCESS"
+
+    wait_until(finished, 30, interval=0.05, what="add done")
+    progress = [body["progress"] for body in seen if body["state"] == "PROGRESS"]
+    assert progress and all(p["total"] == 10 and 1 <= p["done"] <= 10 for p in progress)
+
+
+def test_the_sum_tasks_go_to_the_sum_queue(client, stack):
+    submitted = submit(client, "chain")
+    wait_for(client, submitted["result_url"])
+    for node in submitted["nodes"]:  # add and sum_multiply; result_extended stores the queue
+        meta = AsyncResult(node["id"], app=celery_app)._get_task_meta()
+        assert meta["queue"] == f"{stack.queue}-sum"
+    multiply = submit(client, "solo", task="multiply")
+    wait_for(client, multiply["result_url"])
+    meta = AsyncResult(multiply["task_id"], app=celery_app)._get_task_meta()
+    assert meta["queue"] == stack.queue
+
+
+def test_a_group_is_saved_so_it_can_be_restored_by_its_id(client):
+    submitted = submit(client, "group")
+    restored = GroupResult.restore(submitted["group_id"], app=celery_app)
+    assert [child.id for child in restored.results] == [n["id"] for n in submitted["nodes"]]
+    assert GroupResult.restore(str(uuid.uuid4()), app=celery_app) is None  # so: 404
+
+
+def test_cancelling_a_running_task_and_a_queued_one(client):
+    running = submit(client, "solo")  # add: 2 s in PROGRESS steps
+    wait_until(
+        lambda: client.get(running["result_url"]).json()["state"] == "PROGRESS",
+        10,
+        interval=0.05,
+        what="add running",
+    )
+    answer = client.delete(f"/tasks/{running['task_id']}")
+    assert answer.status_code == 202 and answer.json()["terminate"] is True
+    # Two adds keep both pool processes busy; the third waits in the queue.
+    busy = [submit(client, "solo") for _ in range(2)]
+    queued = submit(client, "solo")
+    assert client.delete(f"/tasks/{queued['task_id']}").json()["terminate"] is False
+    for revoked in (running, queued):
+        done = wait_for(client, revoked["result_url"])
+        assert done.status_code == 200 and done.json()["state"] == "REVOKED"
+    for other in busy:
+        assert wait_for(client, other["result_url"]).json()["result"] == 7
+    assert client.delete(f"/tasks/{busy[0]['task_id']}").status_code == 409  # already done
