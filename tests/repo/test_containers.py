@@ -64,6 +64,7 @@ def test_steps_wait_for_healthy_servers_and_run_in_services_mode():
         set(steps)
     )
     assert {"step03-web", "step03-worker", "step03-blog"} | ONE_OFF <= set(steps)
+    assert {"step04-web", "step04-worker", "step04-flower"} <= set(steps)
     for name, service in steps.items():
         for needed, dependency in service.get("depends_on", {}).items():
             wanted = "service_completed_successfully" if needed in ONE_OFF else "service_healthy"
@@ -138,3 +139,12 @@ def test_step03_has_its_own_vhost_and_user_and_migrates_before_it_starts():
 def test_the_container_secret_key_is_never_a_shared_default():
     example = (ROOT / ".env.example").read_text()
     assert "\n# DJANGO_SECRET_KEY=\n" in example and "\nDJANGO_SECRET_KEY=" not in example
+
+
+def test_step04_worker_consumes_both_queues_and_flower_needs_a_password():
+    services = COMPOSE["services"]
+    worker = services["step04-worker"]["command"]
+    assert worker[worker.index("-Q") + 1] == "default,default-sum"
+    assert services["step04-web"]["environment"]["CELERY_RESULT_BACKEND"].startswith("redis://")
+    flower = services["step04-flower"]["environment"]["FLOWER_BASIC_AUTH"]
+    assert flower.startswith("${FLOWER_BASIC_AUTH:?")
