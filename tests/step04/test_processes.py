@@ -78,3 +78,12 @@ def test_the_seeds_supervisor_conf_restarts_a_killed_worker(tmp_path):
     finally:
         stop_tree(supervisord)
         delete_queues([queue, f"{queue}-sum"])
+
+
+def test_ps_and_stress_know_step04(stack):
+    done = stack.workshop("ps", "step04")
+    assert "Uvicorn: HTTP → ASGI call into FastAPI" in done.stdout
+    assert f"Celery worker {stack.env['WORKER_PREFIX']}canvas@" in done.stdout
+    done = stack.workshop("stress", "--step", "step04", "-n", "6", "-c", "3")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "6 requests, 3 concurrent, through fastapi" in done.stdout

@@ -44,6 +44,8 @@ def role(process: psutil.Process, parent_role: str) -> str:
         # A Django project's WSGI module is named with no `:app`: Gunicorn loads `application`.
         app = " (Django)" if re.search(r"\.wsgi(\s|$)", command) else ""
         return f"Gunicorn master{app}: forks and watches workers"
+    if "uvicorn" in programs:
+        return "Uvicorn: HTTP → ASGI call into FastAPI, one event loop"
     if "manage.py" in programs and " runserver" in command:
         if parent_role.startswith("Django"):
             return "Django development server: HTTP → WSGI call, threads"
