@@ -1,8 +1,9 @@
 """Celery's configuration for step 4: RabbitMQ as the broker, Redis for the results.
 
-Redis, because its chords count the finished header tasks with one atomic INCR per task, and
-the last one starts the callback. Backends without that counter poll (celery.chord_unlock
-re-runs every second until the group is ready), and the RPC backend cannot run chords at all.
+Redis, because its chords keep their own count: as each header task finishes, one atomic step
+in Redis stores its result and counts it, and the last one starts the callback. Backends
+without that poll (celery.chord_unlock re-runs every second until the group is ready), and the
+RPC backend cannot run chords at all.
 """
 
 from kombu import Queue
@@ -22,7 +23,11 @@ broker_transport_options = services.celery_config().get("broker_transport_option
 # Two queues, as in the seed: the sum tasks go to "<default>-sum"; a worker consumes both.
 task_default_queue = settings.celery_task_default_queue
 SUM_QUEUE = f"{task_default_queue}-sum"
-task_queues = [Queue(task_default_queue), Queue(SUM_QUEUE)]
+# Each queue bound with its own name as routing key (a Queue without one borrows the default).
+task_queues = [
+    Queue(task_default_queue, routing_key=task_default_queue),
+    Queue(SUM_QUEUE, routing_key=SUM_QUEUE),
+]
 task_routes = {
     "step04_fastapi_canvas.tasks.arithmetic.add": {"queue": SUM_QUEUE},
     "step04_fastapi_canvas.tasks.arithmetic.sum_multiply": {"queue": SUM_QUEUE},

@@ -1,24 +1,43 @@
 """The FastAPI app of step 4: `uvicorn step04_fastapi_canvas.main:app --port 8001`."""
 
-from fastapi import FastAPI, Request
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
+from step04_fastapi_canvas.celery_app import celery_app
 from step04_fastapi_canvas.routers import canvas, health, results, seed, tasks, workflows
 from step04_fastapi_canvas.routers.canvas import STATIC
 
-app = FastAPI(
+if celery_app.conf.result_backend.startswith("redis"):
+    # This process only reads results: it does not subscribe to them (backends.py).
+    celery_app.backend_cls = "step04_fastapi_canvas.backends:ReadOnlyRedisBackend"
+
+# FastAPIOffline: /docs and /redoc with their assets served by this app, not from a CDN.
+app = FastAPIOffline(
     title="Step 4: FastAPI + Celery canvas",
     description="Solo tasks, chains, groups and chords; their results; a live canvas page.",
     version="1.0",
+    max_body_size=64 * 1024,  # bytes: a bigger body gets 413
 )
 for router in (seed.router, workflows.router, results.router, tasks.router, health.router):
     app.include_router(router)
 app.include_router(canvas.router)
 # Every asset of the canvas page is served from here: no CDN, works offline.
 app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+
+@app.exception_handler(RequestValidationError)
+async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+    # Each problem with where and what, without echoing the input (it may be huge, or NaN).
+    problems = [
+        {"loc": list(problem["loc"]), "msg": problem["msg"], "type": problem["type"]}
+        for problem in error.errors()
+    ]
+    return JSONResponse({"detail": problems}, status_code=422)
 
 
 @app.exception_handler(OperationalError)

@@ -99,6 +99,10 @@ def submit(kind: str, a: int, b: int, fail: bool = False, task: str = "add") -> 
     for each in workflow.nodes:
         backend.store_result(each.id, None, states.PENDING)
     backend.store_result(graph_key(workflow.id), workflow.as_json(), states.SUCCESS)
+    for each in workflow.nodes:  # what runs after each node, for a revoke (routers/tasks.py)
+        later = [target for source, target in workflow.edges if source == each.id]
+        if later:
+            backend.store_result(after_key(each.id), later, states.SUCCESS)
     try:
         result = signature.apply_async()
     except Exception:
@@ -114,7 +118,12 @@ def submit(kind: str, a: int, b: int, fail: bool = False, task: str = "add") -> 
 
 
 def known(task_id: str) -> bool:
-    """Whether this id was ever recorded (submitted by this app, or a task's own result)."""
+    """Whether this id was ever recorded as a task's (this app gives every task a UUID; the
+    canvas-... and started-... records beside them are not tasks)."""
+    try:
+        uuid.UUID(task_id)
+    except ValueError:
+        return False
     return AsyncResult(task_id, app=celery_app).exists()
 
 
@@ -125,6 +134,21 @@ def load(workflow_id: str) -> dict | None:
 
 def started_key(task_id: str) -> str:
     return f"started-{task_id}"
+
+
+def after_key(task_id: str) -> str:
+    return f"after-{task_id}"
+
+
+def after(task_id: str) -> list[str]:
+    """The nodes that run after this one (the rest of a chain, a chord's callback), and theirs."""
+    found, todo = [], [task_id]
+    while todo:
+        meta = celery_app.backend.get_task_meta(after_key(todo.pop()))
+        later = meta["result"] if meta["status"] == states.SUCCESS else []
+        found += later
+        todo += later
+    return found
 
 
 def node_states(workflow: dict) -> dict[str, dict]:

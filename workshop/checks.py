@@ -396,7 +396,9 @@ def wait_for_answer(context: Context, path: str, timeout: float) -> httpx.Respon
 def canvas_results(context: Context) -> None:
     """Step 4: a chain, a group and a chord on 3 and 4, each with its right result."""
     report = context.report
-    timeout = allow_for_backlog(context)
+    # A chain is add then sum_multiply: 22 s at TASK_DELAY_SCALE=1 (its /health says it).
+    slowest = 22 * context.health.get("task_delay_scale", 0) + 5
+    timeout = max(allow_for_backlog(context), slowest)
     for kind, expected in CANVAS.items():
         submitted = context.client.post(f"/workflows/{kind}", json={"a": 3, "b": 4})
         if submitted.status_code != 202:

@@ -4,6 +4,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from step04_fastapi_canvas import celeryconfig
+from step04_fastapi_canvas.settings import get_settings
 
 router = APIRouter(tags=["health"])
 
@@ -20,5 +21,7 @@ def health() -> JSONResponse:
         "broker": broker,
         "result_backend": backend,
         "banner": services.banner(),
+        # The tasks' durations times this (make check-step04 waits accordingly).
+        "task_delay_scale": get_settings().task_delay_scale,
     }
     return JSONResponse(body, status_code=200 if up else 503)

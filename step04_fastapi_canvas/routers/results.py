@@ -73,6 +73,9 @@ def group_result(group_id: str) -> JSONResponse:
     failed = [task["error"] for task in tasks if task["state"] == states.FAILURE]
     if failed:
         return JSONResponse({**body, "state": states.FAILURE, "error": failed[0]}, status_code=500)
+    revoked = [task["error"] for task in tasks if task["state"] == states.REVOKED]
+    if revoked and done == len(tasks):  # finished, but not with every result
+        return JSONResponse({**body, "state": states.REVOKED, "error": revoked[0]})
     if done == len(tasks):
         results = [task.get("result") for task in tasks]
         return JSONResponse({**body, "state": states.SUCCESS, "results": results})

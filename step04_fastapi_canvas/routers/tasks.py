@@ -1,6 +1,5 @@
 """Cancelling: DELETE /tasks/{task_id} revokes a task that is queued or running."""
 
-from celery import states
 from celery.result import AsyncResult
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import JSONResponse
@@ -17,7 +16,7 @@ class Revoking(BaseModel):
     task_id: str
     state: str
     was: str = Field(description="Its state when it was revoked.")
-    terminate: bool = Field(description="True when its pool process was killed (it ran).")
+    also_revoked: list[str] = Field(description="The later links of its chain, never to run.")
 
 
 @router.delete(
@@ -26,16 +25,23 @@ class Revoking(BaseModel):
 def revoke(task_id: str) -> JSONResponse:
     if not workflows.known(task_id):
         raise HTTPException(404, f"No task with the id {task_id[:64]!r} was ever submitted here.")
-    result = AsyncResult(task_id, app=celery_app)
-    state = result.state  # read once: it may change while we look
+    state = AsyncResult(task_id, app=celery_app).state  # read once: it may change as we look
     if state in workflows.FINISHED:
         raise HTTPException(409, f"Task {task_id} already finished: {state}.")
-    # Queued: every worker remembers the id and drops the message when it comes (REVOKED).
-    # Running: terminate=True makes its worker kill the pool process that runs it, which the
-    # prefork pool allows (the solo and threads pools do not).
-    running = state in (states.STARTED, "PROGRESS")
-    result.revoke(terminate=running, signal="SIGTERM")
+    # Every worker remembers the id (in its --statedb file too) and drops the message when it
+    # comes; terminate=True also kills the pool process that may be running it now, which the
+    # prefork pool allows (the solo and threads pools cannot: there the task runs to its end).
+    replies = celery_app.control.revoke(
+        task_id, terminate=True, signal="SIGTERM", reply=True, timeout=1
+    )
+    if not replies:
+        raise HTTPException(503, "No worker answered: the task may still run. Try again.")
+    # A chain's later links will never run: say so in their results too (Celery does it for a
+    # failed link, not for a revoked one).
+    later = workflows.after(task_id)
+    for link in later:
+        celery_app.backend.mark_as_revoked(link, reason="an earlier link was revoked")
     return JSONResponse(
-        {"task_id": task_id, "state": "REVOKING", "was": state, "terminate": running},
+        {"task_id": task_id, "state": "REVOKING", "was": state, "also_revoked": later},
         status_code=202,
     )

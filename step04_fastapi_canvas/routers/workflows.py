@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
+from pydantic_core import PydanticCustomError
+from redis.exceptions import RedisError
 from sse_starlette.sse import EventSourceResponse
 
 from step04_fastapi_canvas import workflows
@@ -26,7 +29,7 @@ EVENTS_FOR = 600  # seconds an event stream stays open at most
 def a_number(value: object) -> object:
     """JSON numbers only: "3" is not taken for 3 (3.0 is, as JSON Schema's integer allows)."""
     if isinstance(value, str | bool):
-        raise ValueError("must be a JSON number, not a string or a boolean")
+        raise PydanticCustomError("json_number", "must be a JSON number, not a string or a boolean")
     return value
 
 
@@ -120,11 +123,13 @@ def show(workflow_id: str) -> dict:
 
 @router.get("/{workflow_id}/events", response_class=EventSourceResponse, responses=errors(404, 503))
 async def events(workflow_id: str, request: Request) -> EventSourceResponse:
-    first = snapshot(workflow_id)  # a 404 before the stream starts
+    # Redis is read in a thread: the event loop serves other requests meanwhile.
+    first = await asyncio.to_thread(snapshot, workflow_id)  # a 404 before the stream starts
 
     async def stream():
-        current, last, waited = first, None, 0.0
-        while waited < EVENTS_FOR and not await request.is_disconnected():
+        current, last = first, None
+        deadline = time.monotonic() + EVENTS_FOR
+        while not await request.is_disconnected():
             text = json.dumps(current)
             if text != last:  # only changes travel
                 yield {"event": "state", "data": text}
@@ -132,8 +137,14 @@ async def events(workflow_id: str, request: Request) -> EventSourceResponse:
             if current["finished"]:
                 yield {"event": "finished", "data": "{}"}
                 return
+            if time.monotonic() > deadline:
+                yield {"event": "timeout", "data": json.dumps({"after": EVENTS_FOR})}
+                return
             await asyncio.sleep(EVENTS_EVERY)
-            waited += EVENTS_EVERY
-            current = await asyncio.to_thread(snapshot, workflow_id)
+            try:
+                current = await asyncio.to_thread(snapshot, workflow_id)
+            except RedisError as error:  # the client falls back to polling
+                yield {"event": "unavailable", "data": json.dumps({"detail": str(error)})}
+                return
 
     return EventSourceResponse(stream())

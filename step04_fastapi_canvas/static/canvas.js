@@ -7,7 +7,7 @@ const FINAL = new Set(["SUCCESS", "FAILURE", "REVOKED", "NOT RUN"]);
 const graph = document.getElementById("graph");
 const statusLine = document.getElementById("status");
 const rows = document.querySelector("#tasks tbody");
-let stream = null, poller = null;
+let stream = null, poller = null, current = null;
 
 function el(name, attributes = {}, text = "") {
   const node = document.createElementNS(SVG, name);
@@ -74,6 +74,7 @@ function seconds(info, now) {
 }
 
 function update(snapshot) {
+  if (snapshot.id !== current) return;  // a late answer about an earlier workflow
   const now = Date.now() / 1000;
   for (const [id, info] of Object.entries(snapshot.states)) {
     const group = document.getElementById(`node-${id}`), row = document.getElementById(`row-${id}`);
@@ -101,22 +102,35 @@ function stop() {
   stream = poller = null;
 }
 
-function poll(id) {  // the fallback: ask every half second
+function poll(id) {  // the fallback: ask every half second, for ten minutes at most
+  const until = Date.now() + 600_000;
   poller = setInterval(async () => {
-    const answer = await fetch(`/workflows/${id}`);
-    if (!answer.ok) return;
-    const snapshot = await answer.json();
-    update(snapshot);
-    if (snapshot.finished) stop();
+    if (Date.now() > until) {
+      stop();
+      statusLine.textContent = `Stopped following workflow ${id}: reload to look again.`;
+      return;
+    }
+    try {
+      const answer = await fetch(`/workflows/${id}`);
+      if (!answer.ok) return;
+      const snapshot = await answer.json();
+      update(snapshot);
+      if (snapshot.finished && snapshot.id === current) stop();
+    } catch {
+      // the server is away for a moment: ask again in half a second
+    }
   }, 500);
 }
 
 function follow(submitted) {
+  current = submitted.workflow_id;
   if (!window.EventSource) return poll(submitted.workflow_id);
   stream = new EventSource(submitted.events_url);
   stream.addEventListener("state", (event) => update(JSON.parse(event.data)));
   stream.addEventListener("finished", stop);
-  stream.onerror = () => { stop(); poll(submitted.workflow_id); };
+  const fallBack = () => { stop(); poll(submitted.workflow_id); };
+  // The stream ended early (its time limit, Redis away) or broke: poll instead.
+  for (const name of ["timeout", "unavailable", "error"]) stream.addEventListener(name, fallBack);
 }
 
 async function cancel(id) {

@@ -21,8 +21,10 @@ class Stack04(LaunchedStep):
         return httpx.Client(base_url=self.url(), timeout=10)
 
     def interrupt(self) -> int | None:
-        delete_queues([f"{self.queue}-sum"])
-        return super().interrupt()
+        try:
+            return super().interrupt()
+        finally:  # once the worker is gone: it would declare the queue again
+            delete_queues([f"{self.queue}-sum"])
 
 
 def wait_for(client: httpx.Client, path: str, timeout: float = 30) -> httpx.Response:

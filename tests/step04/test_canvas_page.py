@@ -59,3 +59,9 @@ def test_a_failing_chord_is_drawn_as_failed(page):
     assert "multiply failed on purpose" in page.text_content("#tasks")
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SHOTS / "canvas-chord-failed.png", full_page=True)
+
+
+def test_the_api_docs_load_nothing_from_elsewhere(page, stack):
+    page.goto(f"{stack.url()}/docs")
+    page.wait_for_selector("text=Step 4: FastAPI + Celery canvas")
+    page.wait_for_selector("text=Submit a chord")  # Swagger UI read the OpenAPI 3.1 schema

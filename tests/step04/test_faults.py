@@ -49,3 +49,32 @@ def test_a_dead_broker_gives_a_quick_503_and_the_service_comes_back(tmp_path_fac
             assert wait_for(client, submitted["result_url"], 60).json()["result"] == [21, 28]
     finally:
         rabbit.cut()
+
+
+def test_a_dead_result_backend_gives_quick_503s(tmp_path_factory):
+    require("rabbitmq", "redis")
+    redis_relay = TcpProxy(("127.0.0.1", 6379)).start()
+    step = Stack04(
+        "step04",
+        tmp_path_factory.mktemp("redis-down"),
+        CELERY_RESULT_BACKEND=f"redis://127.0.0.1:{redis_relay.port}/0",
+        TASK_DELAY_SCALE="0",
+    )
+    try:
+        with launched(step), step.client() as client:
+            done = client.post("/workflows/group", json={"a": 3, "b": 4}).json()
+            assert wait_for(client, done["result_url"], 30).json()["results"] == [7, 12]
+            redis_relay.cut()
+            for method, path in (
+                ("POST", "/workflows/group"),
+                ("POST", "/workflows/chord"),
+                ("GET", "/solo/group"),
+                ("GET", done["result_url"]),
+            ):
+                started = time.monotonic()
+                answer = client.request(method, path, json={"a": 3, "b": 4})
+                elapsed = time.monotonic() - started
+                assert answer.status_code == 503 and elapsed < 10, (path, answer.text, elapsed)
+                assert "result backend is not reachable" in answer.json()["detail"]
+    finally:
+        redis_relay.cut()

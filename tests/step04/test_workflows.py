@@ -3,11 +3,13 @@ unknown ids, cancelling, progress, routing, and a group saved and restored."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 
 import pytest
 from celery.result import AsyncResult, GroupResult
 
+from step04_fastapi_canvas import workflows
 from step04_fastapi_canvas.celery_app import celery_app
 from tests.step04.conftest import wait_for
 from workshop.waiting import wait_until
@@ -139,14 +141,90 @@ def test_cancelling_a_running_task_and_a_queued_one(client):
         what="add running",
     )
     answer = client.delete(f"/tasks/{running['task_id']}")
-    assert answer.status_code == 202 and answer.json()["terminate"] is True
+    assert answer.status_code == 202 and answer.json()["was"] == "PROGRESS"
     # Two adds keep both pool processes busy; the third waits in the queue.
     busy = [submit(client, "solo") for _ in range(2)]
     queued = submit(client, "solo")
-    assert client.delete(f"/tasks/{queued['task_id']}").json()["terminate"] is False
+    assert client.delete(f"/tasks/{queued['task_id']}").status_code == 202
     for revoked in (running, queued):
         done = wait_for(client, revoked["result_url"])
         assert done.status_code == 200 and done.json()["state"] == "REVOKED"
     for other in busy:
         assert wait_for(client, other["result_url"]).json()["result"] == 7
     assert client.delete(f"/tasks/{busy[0]['task_id']}").status_code == 409  # already done
+
+
+def test_cancelling_right_after_submitting_wins_the_race(client):
+    # The worker may take the task before the DELETE reads its state: it is killed anyway.
+    submitted = [submit(client, "solo") for _ in range(3)]
+    for each in submitted:
+        assert client.delete(f"/tasks/{each['task_id']}").status_code == 202
+    for each in submitted:
+        assert wait_for(client, each["result_url"]).json()["state"] == "REVOKED"
+
+
+def test_cancelling_a_chains_first_link_finishes_the_chain_as_revoked(client):
+    submitted = submit(client, "chain")
+    first, last = (node["id"] for node in submitted["nodes"])
+    answer = client.delete(f"/tasks/{first}")
+    assert answer.json()["also_revoked"] == [last]
+    done = wait_for(client, submitted["result_url"])  # the chain's id: its last link
+    assert done.status_code == 200 and done.json()["state"] == "REVOKED"
+    graph = client.get(f"/workflows/{submitted['workflow_id']}").json()
+    assert graph["finished"]
+
+
+def test_a_group_with_a_revoked_task_says_so(client):
+    submitted = submit(client, "group")
+    client.delete(f"/tasks/{submitted['nodes'][0]['id']}")  # add: 2 s, still running
+    done = wait_for(client, f"/result/group/{submitted['group_id']}")
+    assert done.status_code == 200 and done.json()["state"] == "REVOKED"
+    assert done.json()["error"].startswith("TaskRevokedError")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"a": NaN, "b": 1}', b'{"a": 1, "b": 2, "fail": Infinity}', b'{"a": 1e400, "b": 2}'],
+)
+def test_numbers_json_cannot_carry_get_422_not_500(client, body):
+    answer = client.post(
+        "/workflows/solo", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert answer.status_code == 422 and "input" not in answer.text
+
+
+def test_a_body_over_64_kb_gets_413(client):
+    big = b'{"a": 1, "b": 2, "x": "' + b"y" * 70_000 + b'"}'
+    answer = client.post(
+        "/workflows/solo", content=big, headers={"Content-Type": "application/json"}
+    )
+    assert answer.status_code == 413
+
+
+def test_internal_records_are_not_tasks(client):
+    submitted = submit(client, "chain")
+    wait_for(client, submitted["result_url"])
+    for record in (f"canvas-{submitted['workflow_id']}", f"started-{submitted['task_id']}"):
+        assert client.get(f"/result/{record}").status_code == 404
+        assert client.delete(f"/tasks/{record}").status_code == 404
+
+
+def test_the_web_process_follows_no_result_it_reads():
+    # A GroupResult makes Celery's Redis backend subscribe to each task for good (celery#6963);
+    # the web process's backend follows nothing (step04_fastapi_canvas/backends.py).
+    from step04_fastapi_canvas import main  # noqa: F401 (sets the web's backend)
+
+    seen = {}
+
+    def in_a_request_thread():  # Celery makes one backend per thread, when first asked
+        backend = celery_app.backend
+        for kind in ("group", "chord"):
+            workflows.build(kind, 1, 2, False)
+        GroupResult.restore(str(uuid.uuid4()), app=celery_app)
+        pending = backend._pending_results
+        seen.update(kind=type(backend).__name__, followed=len(pending.concrete) + len(pending.weak))
+
+    thread = threading.Thread(target=in_a_request_thread)
+    thread.start()
+    thread.join(timeout=30)
+    assert seen == {"kind": "ReadOnlyRedisBackend", "followed": 0}
