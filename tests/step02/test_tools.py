@@ -119,6 +119,8 @@ def test_stress_fails_when_accepted_tasks_do_not_finish(stack):
         done = stack.workshop("stress", "-n", "5", "-c", "2", "--no-baseline", "--timeout", "2")
     assert done.returncode == 1
     assert "5 accepted tasks not finished after 2 s" in done.stdout
+    # Nobody takes them: the queue's depth, sampled while the load runs, reaches 5.
+    assert re.search(rf"Queue {stack.queue}, every 0.5 s: .*\(the most: 5 at", done.stdout)
 
 
 def test_the_demo_runs_on_the_running_stack(stack):

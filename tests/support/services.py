@@ -30,6 +30,10 @@ TEST_PROGRAMS = {
 
 def available(service: str) -> tuple[bool, str]:
     """Whether a service (or a program such as nginx) is there, and the message when it is not."""
+    if service == "rabbitmq-management":  # the HTTP API on 15672 (.ci/run enables it)
+        url = "amqp://localhost:15672"  # a TCP address: reachable() connects to it
+        fix = "`sudo rabbitmq-plugins enable rabbitmq_management`"
+        return reachable(url), f"needs RabbitMQ's management plugin on port 15672: {fix}"
     programs = {**needed_programs(), **TEST_PROGRAMS}
     if service in programs:
         present = find_binary(service) is not None

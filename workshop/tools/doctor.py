@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 
+import httpx
 from rich.console import Console
 
 from workshop import steps
@@ -35,6 +36,20 @@ def docker_engine() -> tuple[bool, str]:
     return True, "engine answers"
 
 
+def management(broker_url: str) -> tuple[bool, str, str, str]:
+    """RabbitMQ's management plugin: the web UI and HTTP API on port 15672, where the queues,
+    their depth, unacknowledged messages and rates can be watched."""
+    host = endpoint(broker_url)[0]
+    url = f"http://{host}:15672/"
+    try:
+        answered = httpx.get(f"{url}api/overview", timeout=2).status_code in (200, 401)
+    except httpx.HTTPError:
+        answered = False
+    detail = f"{url} (the guest account works from localhost)" if answered else "not enabled"
+    fix = "`sudo rabbitmq-plugins enable rabbitmq_management`, then open " + url
+    return answered, "RabbitMQ management UI (optional)", detail, fix
+
+
 def rows() -> list[tuple[bool, str, str, str]]:
     """(present, what, detail, fix) for every piece the workshop can use."""
     settings = steps.settings()
@@ -54,6 +69,8 @@ def rows() -> list[tuple[bool, str, str, str]]:
         fix = FIXES[scheme(url)] + "; without it, WORKSHOP_MODE=auto uses the embedded default"
         detail = f"{safe_url(url)} ({host}:{port})"
         found.append((reachable(url), SERVER_NAMES[scheme(url)], detail, fix))
+    if scheme(settings.celery_broker_url) == "amqp":
+        found.append(management(settings.celery_broker_url))
     for step in steps.STEPS.values():
         for program, install in step.needs.items():
             path = find_binary(program)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import statistics
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -182,6 +183,51 @@ def baseline(celery_app, api: TaskApi, n: int, seconds: float, timeout: float, p
     return len(finished) / (max(finished) - started) if finished else 0.0
 
 
+class DepthSampler:
+    """The queue's depth every `every` seconds, from a thread of its own, while the load runs:
+    how far the workers fall behind the web, and how fast they catch up."""
+
+    def __init__(self, url: str, options: dict, queue: str, every: float = 0.5):
+        self.url, self.options, self.queue, self.every = url, options, queue, every
+        self.samples: list[tuple[float, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        from kombu import Connection
+
+        began = time.monotonic()
+        try:
+            with Connection(self.url, transport_options=self.options, connect_timeout=2) as conn:
+                channel = conn.default_channel
+                while not self._stop.is_set():
+                    try:
+                        depth = channel.queue_declare(self.queue, passive=True).message_count
+                    except Exception:  # the queue is not there (yet), or cannot be counted
+                        return
+                    self.samples.append((time.monotonic() - began, depth))
+                    self._stop.wait(self.every)
+        except Exception:  # no broker to ask: no figures, the load itself goes on
+            return
+
+    def __enter__(self) -> DepthSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def line(self, points: int = 16) -> str | None:
+        """`0 → 35 → 120 → 4 → 0 (the most: 130 at 2.1 s)`, at most `points` samples."""
+        if not self.samples:
+            return None
+        step = max(1, len(self.samples) // points)
+        shown = [depth for _, depth in self.samples[::step]]
+        when, most = max(self.samples, key=lambda sample: sample[1])
+        return f"{' → '.join(map(str, shown))} (the most: {most} at {when:.1f} s)"
+
+
 def show(report: Report, target: str, concurrency: int, console: Console) -> None:
     latencies = [s.latency * 1000 for s in report.accepted]
     whole = [
@@ -264,18 +310,26 @@ def stress(
         )
     if timeout is None:  # long enough for the queue ahead and the work itself
         timeout = 60 + n * seconds + waiting * 0.05
+    options = conf.broker_transport_options or {}
+    sampler = DepthSampler(conf.broker_url, options, conf.task_default_queue)
     with Progress(console=console, transient=False) as progress:
-        began = time.perf_counter()
-        sent = asyncio.run(send_all(api, base_url, n, concurrency, seconds, progress))
-        report = Report(sent, time.perf_counter() - began, timeout=timeout)
-        ids = [s.task_id for s in report.accepted]
-        if api.done_by == "api":
-            report.results = wait_through_api(base_url, api, ids, timeout, progress)
-        else:
-            report.results = wait_for_results(celery_app, ids, timeout, progress)
+        with sampler:  # the HTTP load and its tasks, not the baseline
+            began = time.perf_counter()
+            sent = asyncio.run(send_all(api, base_url, n, concurrency, seconds, progress))
+            report = Report(sent, time.perf_counter() - began, timeout=timeout)
+            ids = [s.task_id for s in report.accepted]
+            if api.done_by == "api":
+                report.results = wait_through_api(base_url, api, ids, timeout, progress)
+            else:
+                report.results = wait_for_results(celery_app, ids, timeout, progress)
         if with_baseline and api.baseline:
             report.baseline_rate = baseline(celery_app, api, n, seconds, timeout, progress)
     show(report, target, concurrency, console)
+    depth = sampler.line()
+    if depth:
+        console.print(
+            f"Queue {conf.task_default_queue}, every {sampler.every:g} s: {depth}", highlight=False
+        )
     failed = bool(report.errors) or bool(report.lost)
     if failed:
         console.print(
