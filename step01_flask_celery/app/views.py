@@ -106,6 +106,8 @@ def read_json_object() -> dict:
         payload = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as error:
         abort(400, description=f'The body is not valid JSON ({error}). Send e.g. {{"seconds": 2}}.')
+    except RecursionError:  # [[[[...]]]] thousands deep: Python's parser gives up
+        abort(400, description='The body is nested too deeply. Send e.g. {"seconds": 2}.')
     if not isinstance(payload, dict):
         kind = JSON_TYPES.get(type(payload), type(payload).__name__)
         abort(400, description=f'The body must be a JSON object like {{"seconds": 2}}, not {kind}.')

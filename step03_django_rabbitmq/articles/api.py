@@ -69,6 +69,8 @@ def scrape(request: HttpRequest) -> JsonResponse:
             payload = json.loads(request.body)
         except (json.JSONDecodeError, UnicodeDecodeError) as problem:
             return error(400, f"The body is not JSON: {problem}.")
+        except RecursionError:  # [[[[...]]]] thousands deep
+            return error(400, "The body is nested too deeply.")
         if not isinstance(payload, dict):
             return error(400, 'The body must be a JSON object, like {"source": "<url>"}.')
     unknown = sorted(set(payload) - {"source"})

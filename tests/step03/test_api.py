@@ -39,6 +39,7 @@ def post(client, body, content_type="application/json"):
         ('{"source": "https://example.org/feed.xml"}', 400, "is not in the allowed list"),
         ('{"sorce": "typo"}', 400, "Unknown field(s): sorce"),
         (b"\xff\xfe", 400, "The body is not JSON"),
+        (b"[" * 30_000 + b"]" * 30_000, 400, "nested too deeply"),
         ("{" + " " * 70_000 + "}", 413, "The body is over 64 KB"),
     ],
 )

@@ -228,3 +228,11 @@ def test_the_web_process_follows_no_result_it_reads():
     thread.start()
     thread.join(timeout=30)
     assert seen == {"kind": "ReadOnlyRedisBackend", "followed": 0}
+
+
+def test_a_body_nested_thousands_deep_gets_a_json_400(client):
+    deep = b"[" * 30_000 + b"]" * 30_000
+    answer = client.post(
+        "/workflows/solo", content=deep, headers={"Content-Type": "application/json"}
+    )
+    assert answer.status_code == 400 and answer.json()["detail"]
