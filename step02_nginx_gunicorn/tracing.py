@@ -46,8 +46,18 @@ class JsonLinesExporter(SpanExporter):
         pass
 
 
+def enabled() -> bool:
+    """False with OTEL_SDK_DISABLED=true: then nothing is instrumented at all. (OpenTelemetry's
+    own switch only makes the spans no-ops: the wrappers around Flask, Celery and the result
+    writes would still run on every request.)"""
+    return not Settings().otel_sdk_disabled
+
+
 def setup(service_name: str) -> None:
-    """Install a tracer provider for this process (call it after any fork)."""
+    """Install a tracer provider for this process (call it after any fork). Its sampler comes
+    from OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG (every request by default): with
+    `traceidratio` the choice depends on the trace id only, so every process of a request
+    makes the same one."""
     provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
     if Settings().otel_exporter_otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter

@@ -20,6 +20,8 @@ log = logging.getLogger("step02.worker")
 @worker_process_init.connect
 def start_tracing(**kwargs):
     # Each pool process is a fork: give it its own exporter thread, then instrument Celery.
+    if not tracing.enabled():
+        return
     from opentelemetry.instrumentation.celery import CeleryInstrumentor
 
     tracing.setup("celery-worker")

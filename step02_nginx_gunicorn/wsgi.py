@@ -12,7 +12,8 @@ from step01_flask_celery.app import create_app
 from step02_nginx_gunicorn import results, tracing
 
 results.use_postgresql_by_default()
-tracing.setup("gunicorn")
+if tracing.enabled():
+    tracing.setup("gunicorn")
 
 app = create_app()
 celery_app = app.extensions["celery"]
@@ -21,11 +22,13 @@ celery_app = app.extensions["celery"]
 celery_app.conf.result_backend_thread_safe = True
 results.web_session_options(celery_app)
 results.pool_connections(celery_app.backend)
-tracing.trace_result_stores(celery_app.backend)
 
-# Spans for each request and each publish; the trace continues the one Nginx started.
-FlaskInstrumentor().instrument_app(app)
-CeleryInstrumentor().instrument()
+if tracing.enabled():
+    # Spans for each request, each publish and each result write; the trace continues the one
+    # Nginx started.
+    tracing.trace_result_stores(celery_app.backend)
+    FlaskInstrumentor().instrument_app(app)
+    CeleryInstrumentor().instrument()
 
 # Nginx is the one proxy in front: trust its X-Forwarded-For/-Proto/-Host, nothing more.
 app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)

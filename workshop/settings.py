@@ -87,6 +87,12 @@ class Settings(BaseSettings):
     # Tracing: an OTLP collector, or the JSON-lines file spans go to.
     otel_exporter_otlp_endpoint: str | None = None
     workshop_spans_file: Path | None = None
+    # Tracing off: then step 2 does not even install its instrumentation (read by OpenTelemetry
+    # too). Which requests to trace: OTEL_TRACES_SAMPLER=traceidratio with a ratio in
+    # OTEL_TRACES_SAMPLER_ARG (read by OpenTelemetry itself, checked here).
+    otel_sdk_disabled: bool = False
+    otel_traces_sampler: str | None = None
+    otel_traces_sampler_arg: float | None = Field(None, ge=0, le=1)
     # Why a launcher chose the embedded default, passed on to its processes (see choose()).
     workshop_why_celery_broker_url: str | None = None
     workshop_why_celery_result_backend: str | None = None
