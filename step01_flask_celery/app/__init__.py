@@ -23,8 +23,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     # The tasks module never imports this file, which is what breaks the cycle.
     celery_init_app(app)
 
-    # An API client gets JSON for every error, never an HTML page or a traceback.
+    # An API client gets JSON for every error, never an HTML page or a traceback. Nor an HTML
+    # redirect: /api/tasks/<id>/ and //api answer like /api/tasks/<id> and /api.
     register_error_handlers(app)
+    app.url_map.strict_slashes = False
+    app.url_map.merge_slashes = False
 
     app.register_blueprint(api)
     return app

@@ -48,7 +48,9 @@ BAD_BODIES = st.one_of(
 ODD_IDS = st.one_of(
     st.uuids().map(str),
     st.text(alphabet=st.characters(codec="utf-8"), min_size=1, max_size=60),
-    st.sampled_from(["..", "../../etc/passwd", "%2e%2e%2f", "a" * 3000, "%00", "null", "-1"]),
+    st.sampled_from(
+        ["..", "../../etc/passwd", "%2e%2e%2f", "a" * 3000, "%00", "null", "-1", "0/", "a//b", "/"]
+    ),
 )
 
 
