@@ -151,29 +151,38 @@ def after(task_id: str) -> list[str]:
     return found
 
 
+def outcome(meta: dict) -> dict:
+    """A task's state and what goes with it (result, error or progress), from ONE read of the
+    result backend: AsyncResult.state and .info each read again, and a task may change state
+    in between."""
+    state, value = meta["status"], meta.get("result")
+    found = {"state": state}
+    if state == states.SUCCESS:
+        found["result"] = value
+    elif state in (states.FAILURE, states.REVOKED):
+        found["error"] = f"{type(value).__name__}: {value}" if value else state
+    elif state == "PROGRESS" and isinstance(value, dict):
+        found["progress"] = value
+    return found
+
+
 def node_states(workflow: dict) -> dict[str, dict]:
     """Each node's state, times, result or error; a node after a failed one never runs."""
     found = {}
     backend = celery_app.backend
     for each in workflow["nodes"]:
         meta = backend.get_task_meta(each["id"])
-        state, value = meta["status"], meta.get("result")
-        info = {"state": state}
+        info = outcome(meta)
+        state = info["state"]
         started = backend.get_task_meta(started_key(each["id"]))
         if started["status"] == states.SUCCESS:
             info["started_at"] = started["result"]
-        if state == "PROGRESS" and isinstance(value, dict):
-            info["progress"] = {"done": value.get("done"), "total": value.get("total")}
         done = meta.get("date_done")
         if state in FINISHED and done:
             done = datetime.datetime.fromisoformat(done) if isinstance(done, str) else done
             if done.tzinfo is None:
                 done = done.replace(tzinfo=datetime.UTC)
             info["finished_at"] = done.timestamp()
-        if state == states.SUCCESS:
-            info["result"] = value
-        elif state in (states.FAILURE, states.REVOKED):
-            info["error"] = f"{type(value).__name__}: {value}" if value else state
         found[each["id"]] = info
     # After a failed link, Celery marks the rest of a chain FAILURE with the same error: on the
     # graph, a node that never started after a failed one is "NOT RUN".

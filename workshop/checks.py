@@ -22,7 +22,7 @@ from rich.console import Console
 from workshop.probe import OtherBroker, broker_url_for, ping_workers, queue_depth
 from workshop.registry import Step
 from workshop.settings import ROOT, Settings, endpoint, reachable, safe_url, scheme
-from workshop.waiting import wait_for_tasks
+from workshop.waiting import wait_for_answer, wait_for_tasks
 
 SERVER_NAMES = {"amqp": "RabbitMQ", "redis": "Redis", "postgresql": "PostgreSQL"}
 
@@ -383,16 +383,6 @@ CANVAS = {
 }
 
 
-def wait_for_answer(context: Context, path: str, timeout: float) -> httpx.Response:
-    """GET `path` until it answers something else than 202 (or `timeout` passes)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        answer = context.client.get(path)
-        if answer.status_code != 202 or time.monotonic() > deadline:
-            return answer
-        time.sleep(0.2)
-
-
 def canvas_results(context: Context) -> None:
     """Step 4: a chain, a group and a chord on 3 and 4, each with its right result."""
     report = context.report
@@ -406,7 +396,7 @@ def canvas_results(context: Context) -> None:
             continue
         started = time.monotonic()
         path = submitted.json()["result_url"]
-        body = wait_for_answer(context, path, timeout).json()
+        body = wait_for_answer(context.client, path, timeout).json()
         got = body.get("results") if kind == "group" else body.get("result")
         elapsed = time.monotonic() - started
         if got == expected:

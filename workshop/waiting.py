@@ -52,3 +52,16 @@ def wait_for_tasks(
         if len(finished) == len(task_ids) or time.monotonic() > deadline:
             return finished
         time.sleep(interval)
+
+
+def wait_for_answer(
+    client: httpx.Client, path: str, timeout: float, interval: float = 0.2
+) -> httpx.Response:
+    """GET `path` until it answers something else than 202 "still running", or `timeout`
+    passes: the last answer either way."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = client.get(path)
+        if answer.status_code != 202 or time.monotonic() > deadline:
+            return answer
+        time.sleep(interval)

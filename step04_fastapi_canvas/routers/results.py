@@ -18,18 +18,7 @@ router = APIRouter(prefix="/result", tags=["results"])
 
 
 def describe(task_id: str) -> dict:
-    """The task's state and what goes with it, from ONE read of the result backend (a task
-    may change state between two reads: AsyncResult.state and .info each read again)."""
-    meta = celery_app.backend.get_task_meta(task_id)
-    state, value = meta["status"], meta.get("result")
-    body = {"task_id": task_id, "state": state}
-    if state == states.SUCCESS:
-        body["result"] = value
-    elif state in (states.FAILURE, states.REVOKED):
-        body["error"] = f"{type(value).__name__}: {value}"
-    elif state == "PROGRESS" and isinstance(value, dict):
-        body["progress"] = value
-    return body
+    return {"task_id": task_id, **workflows.outcome(celery_app.backend.get_task_meta(task_id))}
 
 
 def status_code(state: str) -> int:

@@ -4,13 +4,12 @@ broker and Redis for the results, with its own queues; then Ctrl-C."""
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import pytest
 
 from tests.support.launched import LaunchedStep, launched
 from tests.support.services import delete_queues, require
+from workshop.waiting import wait_for_answer
 
 NEEDS = ("rabbitmq", "redis")
 SCALE = 0.1  # add takes 2 s, multiply 0.2 s
@@ -28,15 +27,11 @@ class Stack04(LaunchedStep):
 
 
 def wait_for(client: httpx.Client, path: str, timeout: float = 30) -> httpx.Response:
-    """GET `path` until it answers something else than 202 (bounded)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        answer = client.get(path)
-        if answer.status_code != 202:
-            return answer
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{path} still 202 after {timeout:g} s: {answer.text}")
-        time.sleep(0.05)
+    """GET `path` until it answers something else than 202; TimeoutError if it never does."""
+    answer = wait_for_answer(client, path, timeout, interval=0.05)
+    if answer.status_code == 202:
+        raise TimeoutError(f"{path} still 202 after {timeout:g} s: {answer.text}")
+    return answer
 
 
 @pytest.fixture(scope="package")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from workshop.probe import find_binary
+from workshop.probe import find_binary, port_in_use
 from workshop.settings import DEFAULT_REDIS_URL, FIXES, Settings, reachable, safe_url
 from workshop.steps import needed_programs
 
@@ -31,9 +31,8 @@ TEST_PROGRAMS = {
 def available(service: str) -> tuple[bool, str]:
     """Whether a service (or a program such as nginx) is there, and the message when it is not."""
     if service == "rabbitmq-management":  # the HTTP API on 15672 (.ci/run enables it)
-        url = "amqp://localhost:15672"  # a TCP address: reachable() connects to it
         fix = "`sudo rabbitmq-plugins enable rabbitmq_management`"
-        return reachable(url), f"needs RabbitMQ's management plugin on port 15672: {fix}"
+        return port_in_use(15672), f"needs RabbitMQ's management plugin on port 15672: {fix}"
     programs = {**needed_programs(), **TEST_PROGRAMS}
     if service in programs:
         present = find_binary(service) is not None
