@@ -10,7 +10,7 @@ import pytest
 from tests.step04.conftest import Stack04, wait_for
 from tests.support.launched import launched
 from tests.support.services import require
-from tests.support.tcp_proxy import TcpProxy
+from workshop.tcp_proxy import TcpProxy
 from workshop.waiting import wait_until
 
 pytestmark = pytest.mark.needs("rabbitmq", "redis")
@@ -37,9 +37,7 @@ def test_a_dead_broker_gives_a_quick_503_and_the_service_comes_back(tmp_path_fac
             seed = client.get("/solo/add")
             assert seed.status_code == 503 and "detail" in seed.json()
 
-            rabbit = TcpProxy(("127.0.0.1", 5672))
-            rabbit.port = port
-            rabbit.start()  # the broker is back, on the same address
+            rabbit.restore()  # the broker is back, on the same address
 
             def accepted() -> dict | None:
                 again = client.post("/workflows/chain", json={"a": 3, "b": 4})

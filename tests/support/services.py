@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from workshop import scratch
 from workshop.probe import find_binary, port_in_use
 from workshop.settings import DEFAULT_REDIS_URL, FIXES, Settings, reachable, safe_url
 from workshop.steps import needed_programs
@@ -53,13 +54,7 @@ def require(*needed: str) -> None:
 
 def delete_queues(queues: list[str]) -> None:
     """Remove the tests' queues from RabbitMQ, so runs do not leave queues behind."""
-    if not queues or not reachable(SETTINGS.celery_broker_url):
-        return
-    from kombu import Connection
-
-    with Connection(SETTINGS.celery_broker_url, connect_timeout=2) as connection:
-        for queue in queues:
-            connection.default_channel.queue_delete(queue)
+    scratch.delete_queues(SETTINGS.celery_broker_url, queues)
 
 
 def nginx_test(main_conf: Path) -> subprocess.CompletedProcess:

@@ -1,5 +1,5 @@
-"""A TCP relay to a real server that a test can cut and restore: a broker "dies" for the app
-while the shared RabbitMQ keeps running for everybody else."""
+"""A TCP relay to a real server that can be cut and restored: a broker "dies" for the app
+while the shared RabbitMQ keeps running for everybody else (`make faults` and the tests)."""
 
 from __future__ import annotations
 
@@ -26,10 +26,17 @@ class TcpProxy:
         """Close the listener and every relayed connection: the server is gone for the client."""
         with self._lock:
             for sock in [self._server, *self._sockets]:
+                if sock is None:
+                    continue
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
                 sock.close()
+            self._server = None
             self._sockets.clear()
+
+    def restore(self) -> TcpProxy:
+        """Listen again on the same port: the server is back at the address the client knows."""
+        return self.start()
 
     def _accept(self, server: socket.socket) -> None:
         while True:
@@ -37,9 +44,17 @@ class TcpProxy:
                 client, _ = server.accept()
             except OSError:
                 return
-            upstream = socket.create_connection(self.target, timeout=5)
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:  # the real server is down: so is the relay, for this client
+                client.close()
+                continue
             upstream.settimeout(None)
             with self._lock:
+                if self._server is not server:  # cut while connecting: this one is cut too
+                    client.close()
+                    upstream.close()
+                    return
                 self._sockets += [client, upstream]
             for source, sink in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
