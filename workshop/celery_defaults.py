@@ -2,6 +2,7 @@
 
 Each line is explained in step01_flask_celery/README.md ("Reliability defaults").
 Use it as ``Celery(...).conf.update(RELIABILITY)`` or merge it into a settings dict.
+WORKER_RESULT_RETRY is for worker processes only (step02_nginx_gunicorn/README.md, "Faults").
 """
 
 RELIABILITY = {
@@ -45,4 +46,14 @@ RELIABILITY = {
     "result_expires": 24 * 3600,
     # Store the task name and arguments with the result (useful in the lesson and Flower).
     "result_extended": True,
+}
+
+# Worker processes only: a result write that fails because the result backend is down waits
+# and tries again (at most a second apart), up to the task's time limit. Without it, the task's
+# first PROGRESS write raises, its FAILURE cannot be stored either, and its message is
+# acknowledged all the same: accepted, never finished, STARTED forever. A web process must
+# not wait like this (it answers 503 at once), so this is not part of RELIABILITY.
+WORKER_RESULT_RETRY = {
+    "result_backend_always_retry": True,
+    "result_backend_max_sleep_between_retries_ms": 1000,
 }

@@ -15,10 +15,10 @@ import pytest
 from tests.support.commands import workshop
 from tests.support.launched import LaunchedStep
 from tests.support.tasks import states_until_done
-from tests.support.tcp_proxy import TcpProxy
 from workshop.launcher.processes import env_with_venv
 from workshop.probe import free_port, http_ok, port_in_use
 from workshop.settings import ROOT, endpoint
+from workshop.tcp_proxy import TcpProxy
 from workshop.waiting import wait_until
 
 APP_NAME = "step01_flask_celery.app"
@@ -135,10 +135,7 @@ def test_a_broker_that_dies_gives_quick_503s_and_service_comes_back(stacks):
     assert answer.status_code == 503 and elapsed < 3, (answer.status_code, elapsed)
     assert "Nothing was queued" in answer.json()["message"]
 
-    rabbit.port, port = rabbit.port, rabbit.port
-    TcpProxy.__init__(rabbit, ("127.0.0.1", 5672))
-    rabbit.port = port
-    rabbit.start()  # the broker is back on the same address
+    rabbit.restore()  # the broker is back on the same address
     # The worker reconnects by itself; the app publishes again on the next request.
     task_id = wait_until(
         lambda: _try_submit(stack), timeout=30, what="a 202 after the broker came back"
