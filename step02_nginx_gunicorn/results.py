@@ -1,20 +1,19 @@
-"""Step 2 keeps task results in PostgreSQL, through Celery's SQLAlchemy result backend.
-
-Step 1's app reads CELERY_RESULT_BACKEND like every step; step 2 only changes its default.
+"""The result backend in the web processes. Step 2's results are in Redis, as in step 1
+(PostgreSQL keeps the task history instead: history.py). A learner may still choose Celery's
+SQL result backend, for example CELERY_RESULT_BACKEND=db+postgresql://postgres@localhost/postgres.
 """
 
-import os
 
-from workshop.settings import Settings
+def follow_nothing(backend) -> None:
+    """Do not subscribe to a Redis channel for every task this process publishes.
 
-
-def use_postgresql_by_default() -> str:
-    """Point CELERY_RESULT_BACKEND at DATABASE_URL (with the psycopg driver) unless it is set."""
-    settings = Settings()
-    database = settings.database_url.replace("postgresql://", "postgresql+psycopg://", 1)
-    backend = settings.celery_result_backend or f"db+{database}"
-    os.environ["CELERY_RESULT_BACKEND"] = backend  # what Celery and every later step read
-    return backend
+    Celery's Redis backend subscribes to each task's channel at apply_async, so that a later
+    `.get()` can wait without polling. The web process never calls `.get()`, so the channels
+    are never read nor left (celery#6963): they pile up, with every result Redis publishes to
+    them, and each SUBSCRIBE costs the request a round trip.
+    """
+    if hasattr(backend, "result_consumer"):  # the Redis backend
+        backend.on_task_call = lambda producer, task_id: None
 
 
 def pool_connections(backend) -> None:

@@ -69,8 +69,14 @@ def setup(service_name: str) -> None:
     trace.set_tracer_provider(provider)
 
 
+# The result writes with a span of their own: the PENDING record (in the web) and the final
+# state. STARTED and PROGRESS happen inside the worker's `run` span and would only repeat it.
+TRACED_STATES = {"PENDING", "SUCCESS", "FAILURE"}
+
+
 def trace_result_stores(backend) -> None:
-    """A span around each result write, so the timeline shows "storing the result" on its own."""
+    """A span around the first and last result writes, so the timeline shows "record the id"
+    and "storing the result" as hops of their own."""
     tracer = trace.get_tracer("step02.results")
     cls = type(backend)
     if getattr(cls, "_traced", False):
@@ -78,6 +84,8 @@ def trace_result_stores(backend) -> None:
     original = cls.store_result
 
     def store_result(self, task_id, result, state, *args, **kwargs):
+        if state not in TRACED_STATES:
+            return original(self, task_id, result, state, *args, **kwargs)
         attributes = {"messaging.message.id": task_id, "celery.state": state}
         request = kwargs.get("request")
         if request is not None and getattr(request, "hostname", None):

@@ -1,18 +1,20 @@
-"""Celery workers of step 2: step 1's app, unchanged, with tracing.
+"""Celery workers of step 2: step 1's app, unchanged, with tracing and the task history.
 
 ``celery -A step02_nginx_gunicorn.worker worker --hostname=worker1@%h``
 """
 
 import logging
 
-from celery.signals import task_prerun, worker_process_init
+from celery.signals import task_postrun, task_prerun, worker_process_init
 
 from step01_flask_celery.app import create_app
-from step02_nginx_gunicorn import results, tracing
+from step02_nginx_gunicorn import history, tracing
+from workshop.celery_defaults import WORKER_RESULT_RETRY
 
-results.use_postgresql_by_default()
 flask_app = create_app()
 celery_app = flask_app.extensions["celery"]
+# Redis down for a moment: the task waits to store its state, it does not fail unrecorded.
+celery_app.conf.update(WORKER_RESULT_RETRY)
 
 log = logging.getLogger("step02.worker")
 
@@ -29,10 +31,22 @@ def start_tracing(**kwargs):
     CeleryInstrumentor().instrument()
 
 
+def request_id(task) -> str | None:
+    # The trace id travels in the AMQP headers (traceparent); it is Nginx's request id.
+    traceparent = task.request.get("traceparent")
+    return traceparent.split("-")[1] if traceparent else None
+
+
 @task_prerun.connect
 def log_request_id(task_id, task, **kwargs):
-    # The trace id travels in the AMQP headers (traceparent); it is Nginx's request id.
-    traceparent = task.request.get("traceparent") or "00-none-"
-    log.info(
-        "task %s request_id=%s on %s", task_id, traceparent.split("-")[1], task.request.hostname
+    history.started(task_id)
+    log.info("task %s request_id=%s on %s", task_id, request_id(task) or "-", task.request.hostname)
+
+
+@task_postrun.connect
+def write_history(task_id, task, state, **kwargs):
+    # After the result is in Redis: the durable row in PostgreSQL (history.py).
+    # No state: the task was interrupted (its message goes back to the queue); say so.
+    history.finished(
+        task_id, task.name, state or "INTERRUPTED", task.request.hostname, request_id(task)
     )

@@ -1,9 +1,6 @@
 """The WSGI entry point Gunicorn loads: ``gunicorn -c step02_nginx_gunicorn/gunicorn.conf.py
 step02_nginx_gunicorn.wsgi:app``. It wraps step 1's app without changing a line of it."""
 
-import logging
-
-from flask import request
 from opentelemetry.instrumentation.celery import CeleryInstrumentor
 from opentelemetry.instrumentation.flask import FlaskInstrumentor
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -11,17 +8,17 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from step01_flask_celery.app import create_app
 from step02_nginx_gunicorn import results, tracing
 
-results.use_postgresql_by_default()
 if tracing.enabled():
     tracing.setup("gunicorn")
 
 app = create_app()
 celery_app = app.extensions["celery"]
-# Gunicorn's threads share one result backend (by default Celery makes one per thread), and
-# that backend keeps a pool of PostgreSQL connections.
+# Gunicorn's threads share one result backend (by default Celery makes one per thread), with
+# its pool of connections.
 celery_app.conf.result_backend_thread_safe = True
 results.web_session_options(celery_app)
 results.pool_connections(celery_app.backend)
+results.follow_nothing(celery_app.backend)
 
 if tracing.enabled():
     # Spans for each request, each publish and each result write; the trace continues the one
@@ -32,21 +29,3 @@ if tracing.enabled():
 
 # Nginx is the one proxy in front: trust its X-Forwarded-For/-Proto/-Host, nothing more.
 app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
-
-# The Flask hop logs through Gunicorn's error log, so its lines sit next to Gunicorn's.
-log = logging.getLogger("step02.web")
-log.handlers = logging.getLogger("gunicorn.error").handlers
-log.setLevel(logging.INFO)
-
-
-@app.after_request
-def log_request_id(response):
-    # The Flask hop of the request, with the id Nginx gave it.
-    log.info(
-        "request_id=%s %s %s -> %s",
-        request.headers.get("X-Request-ID", "-"),
-        request.method,
-        request.path,
-        response.status_code,
-    )
-    return response

@@ -117,6 +117,9 @@ class Step:
     celery_app: str | None = None  # "module:attribute": the step's Celery app, for the tools
     task_api: TaskApi | None = None
     tracing: Tracing | None = None
+    # "module:attribute": the SQLAlchemy table in DATABASE_URL where its workers count every
+    # run of a task (`runs` > 1: it ran twice), for `faults`.
+    history: str | None = None
 
     @property
     def path(self) -> Path:

@@ -27,7 +27,8 @@ STEP = Step(
         "NGINX_ACCESS_LOG": "{STEP_LOG_DIR}/nginx-access.log",
     },
     templates={"nginx/nginx.conf": "nginx-main.conf", "nginx/step02.conf": "nginx.conf"},
-    prepare="step02_nginx_gunicorn.results:use_postgresql_by_default",
+    database=True,  # PostgreSQL (SQLite when embedded) keeps the task history
+    before=("python -m step02_nginx_gunicorn.history",),  # creates its table
     try_lines=(
         "API through Nginx: http://localhost:{NGINX_PORT}   "
         "Gunicorn direct: http://localhost:{GUNICORN_PORT}",
@@ -57,4 +58,5 @@ STEP = Step(
     celery_app="step02_nginx_gunicorn.worker:celery_app",
     task_api=TaskApi(targets=("nginx", "gunicorn")),
     tracing=Tracing(spans="spans.jsonl", access_log="logs/nginx-access.log"),
+    history="step02_nginx_gunicorn.history:history",  # for `faults`: which tasks ran twice
 )
