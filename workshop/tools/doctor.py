@@ -76,6 +76,15 @@ def rows() -> list[tuple[bool, str, str, str]]:
             path = find_binary(program)
             what = f"{program} ({step.name})"
             found.append((bool(path), what, path or "not installed", install))
+    wrk = shutil.which("wrk")
+    found.append(
+        (
+            bool(wrk),
+            "wrk (optional: make stress, make bench)",
+            wrk or "not installed: make stress falls back to a Python client",
+            "`sudo apt-get install wrk` (Debian/Ubuntu) or `brew install wrk`",
+        )
+    )
     engine, detail = docker_engine()
     found.append(
         (
