@@ -93,6 +93,8 @@ class Settings(BaseSettings):
     otel_sdk_disabled: bool = False
     otel_traces_sampler: str | None = None
     otel_traces_sampler_arg: float | None = Field(None, ge=0, le=1)
+    # `make bench`'s workers: acknowledge after the task (the default) or before it.
+    bench_acks_late: bool = True
     # Why a launcher chose the embedded default, passed on to its processes (see choose()).
     workshop_why_celery_broker_url: str | None = None
     workshop_why_celery_result_backend: str | None = None
