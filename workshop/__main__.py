@@ -1,4 +1,4 @@
-"""Workshop commands: ``python -m workshop doctor|run|check|ps|trace|stress|demo``.
+"""Workshop commands: ``python -m workshop doctor|run|check|ps|trace|stress|demo|faults``.
 
 Every command that concerns a step takes it from the registry (workshop/steps/).
 """
@@ -45,9 +45,14 @@ def main(argv: list[str] | None = None) -> int:
     stress.add_argument("--seconds", type=float, default=0, help="simulated work per task")
     stress.add_argument("--no-baseline", action="store_true", help="skip the apply_async run")
     stress.add_argument("--timeout", type=float, help="seconds to wait for the tasks")
+    bench = commands.add_parser("bench", help="what each hop of step 2 costs, against floors")
+    bench.add_argument("--seconds", type=float, default=5, help="seconds of load per HTTP row")
+    bench.add_argument("--tasks", type=int, default=1000, help="tasks per task row")
     demo = commands.add_parser("demo", parents=[port], help="a step for an audience, end to end")
     demo.add_argument("--step", choices=names)
     demo.add_argument("-n", "--requests", type=int, default=50)
+    faults = commands.add_parser("faults", help="break a step under load: is any task lost?")
+    faults.add_argument("--step", choices=names)
     args = parser.parse_args(argv)
 
     # soft_wrap: one check, one line, whatever the width (logs and grep stay readable).
@@ -56,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
         from workshop.tools.doctor import doctor
 
         return doctor(console)
+    if args.command == "bench":
+        from workshop.tools.bench import bench
+
+        return bench(console, args.seconds, args.tasks)
     if args.command == "ps":
         from workshop.tools.ps import ps_command
 
@@ -67,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         "trace": lambda s: s.tracing,
         "stress": lambda s: s.task_api,
         "demo": lambda s: s.task_api and s.tracing,
+        "faults": lambda s: s.task_api and s.history,
     }
     step = pick(args.step, needs.get(args.command, bool))
     if getattr(args, "port", None):  # the main port, for this command and what it starts
@@ -101,6 +111,10 @@ def main(argv: list[str] | None = None) -> int:
             args.timeout,
         )
         return code
+    if args.command == "faults":
+        from workshop.tools.faults import faults
+
+        return faults(step, console)
     from workshop.tools.demo import demo
 
     return demo(step, args.requests, console)
