@@ -18,9 +18,9 @@ TARGET ?=
 PORT_ARG := $(if $(PORT),--port $(PORT))
 STEP_ARG := $(if $(STEP),--step $(STEP))
 
-.PHONY: help setup doctor services step01 step01-broken step01-docker check-step01 \
+.PHONY: help setup bench doctor services step01 step01-broken step01-docker check-step01 \
 	step02 step02-docker check-step02 step03 step03-docker check-step03 step04 step04-docker \
-	check-step04 ps trace stress demo test lint clean
+	check-step04 ps trace stress demo faults test lint clean
 
 help: ## list the targets (this page)
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -115,8 +115,14 @@ stress: setup ## load the running step: N requests, C at a time (step 2: TARGET=
 	@$(BIN)/python -m workshop stress -n $(N) -c $(C) $(if $(TARGET),--target $(TARGET)) \
 		$(STEP_ARG) $(PORT_ARG)
 
+bench: setup ## what each hop of step 2 costs, in one bounded run: build/bench/bench.md and .png
+	@$(BIN)/python -m workshop bench
+
 demo: setup ## for instructors: start step 2, 50 requests, spread, one timeline, stop
 	@$(BIN)/python -m workshop demo $(STEP_ARG) $(PORT_ARG)
+
+faults: setup ## break step 2 under load five ways (kills, servers down, reloads): any task lost?
+	@$(BIN)/python -m workshop faults $(STEP_ARG)
 
 test: setup ## run the test suite (real services when present; `make services` to start them)
 	$(BIN)/python -m pytest

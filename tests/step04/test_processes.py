@@ -62,9 +62,15 @@ def test_the_seeds_supervisor_conf_restarts_a_killed_worker(tmp_path):
     name = f"t{unique}@{socket.gethostname()}"
 
     def worker_pid() -> int | None:
-        children = psutil.Process(supervisord.pid).children()
-        found = [p for p in children if "celery" in " ".join(p.cmdline())]
-        return found[0].pid if found else None
+        # A killed worker stays a zombie until supervisord reaps it: it is not the worker.
+        found = []
+        for child in psutil.Process(supervisord.pid).children():
+            try:
+                if child.status() != psutil.STATUS_ZOMBIE and "celery" in " ".join(child.cmdline()):
+                    found.append(child.pid)
+            except psutil.Error:
+                continue
+        return found[0] if found else None
 
     try:
         wait_until(lambda: name in ping_workers(broker, {}, 1, only=[name]), 60, what="worker up")
