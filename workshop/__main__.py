@@ -1,4 +1,4 @@
-"""Workshop commands: ``python -m workshop doctor|run|check|ps|trace|stress|demo|faults``.
+"""Workshop commands: ``python -m workshop doctor|run|check|ps|trace|stress|demo|faults|notebooks-html``.
 
 Every command that concerns a step takes it from the registry (workshop/steps/).
 """
@@ -53,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("-n", "--requests", type=int, default=50)
     faults = commands.add_parser("faults", help="break a step under load: is any task lost?")
     faults.add_argument("--step", choices=names)
+    html = commands.add_parser("notebooks-html", help="run the notebooks, write HTML copies")
+    html.add_argument("names", nargs="*", help="only these notebooks (default: all)")
     args = parser.parse_args(argv)
 
     # soft_wrap: one check, one line, whatever the width (logs and grep stay readable).
@@ -65,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         from workshop.tools.bench import bench
 
         return bench(console, args.seconds, args.tasks)
+    if args.command == "notebooks-html":
+        from workshop.tools.notebooks_html import notebooks_html
+
+        return notebooks_html(console, args.names)
     if args.command == "ps":
         from workshop.tools.ps import ps_command
 

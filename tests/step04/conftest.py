@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tests.support.launched import LaunchedStep, launched
-from tests.support.services import delete_queues, require
+from tests.support.services import require
 from workshop.waiting import wait_for_answer
 
 NEEDS = ("rabbitmq", "redis")
@@ -18,12 +18,6 @@ SCALE = 0.1  # add takes 2 s, multiply 0.2 s
 class Stack04(LaunchedStep):
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url(), timeout=10)
-
-    def interrupt(self) -> int | None:
-        try:
-            return super().interrupt()
-        finally:  # once the worker is gone: it would declare the queue again
-            delete_queues([f"{self.queue}-sum"])
 
 
 def wait_for(client: httpx.Client, path: str, timeout: float = 30) -> httpx.Response:

@@ -7,17 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from workshop import scratch
-from workshop.probe import find_binary, port_in_use
-from workshop.settings import DEFAULT_REDIS_URL, FIXES, Settings, reachable, safe_url
-from workshop.steps import needed_programs
+from workshop import notebooks, scratch
+from workshop.probe import find_binary
+from workshop.settings import Settings
 
 SETTINGS = Settings()
-SERVICES = {
-    "rabbitmq": ("RabbitMQ", SETTINGS.celery_broker_url, FIXES["amqp"]),
-    "redis": ("Redis", SETTINGS.celery_result_backend or DEFAULT_REDIS_URL, FIXES["redis"]),
-    "postgresql": ("PostgreSQL", SETTINGS.database_url, FIXES["postgresql"]),
-}
+SERVICES = notebooks.servers()
 # With CI=true or WORKSHOP_MODE=services a missing service FAILS a test instead of skipping it.
 STRICT = SETTINGS.ci or SETTINGS.workshop_mode == "services"
 
@@ -31,15 +26,8 @@ TEST_PROGRAMS = {
 
 def available(service: str) -> tuple[bool, str]:
     """Whether a service (or a program such as nginx) is there, and the message when it is not."""
-    if service == "rabbitmq-management":  # the HTTP API on 15672 (.ci/run enables it)
-        fix = "`sudo rabbitmq-plugins enable rabbitmq_management`"
-        return port_in_use(15672), f"needs RabbitMQ's management plugin on port 15672: {fix}"
-    programs = {**needed_programs(), **TEST_PROGRAMS}
-    if service in programs:
-        present = find_binary(service) is not None
-        return present, f"needs the {service} binary, which is not installed: {programs[service]}"
-    name, url, fix = SERVICES[service]
-    return reachable(url), f"needs {name} at {safe_url(url)}, which is not running: {fix}"
+    present, why = notebooks.available(service, TEST_PROGRAMS)
+    return present, f"needs: {why}"
 
 
 def require(*needed: str) -> None:

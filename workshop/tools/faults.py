@@ -27,11 +27,9 @@ import re
 import shutil
 import signal
 import socket
-import subprocess
 import tempfile
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,11 +45,11 @@ from rich.console import Console
 from rich.table import Table
 
 from workshop import steps
-from workshop.launcher.background import Background
-from workshop.launcher.processes import VENV_BIN, alive, env_with_venv, stop_on_signals
-from workshop.probe import find_binary, free_port, ping_workers, queue_depth
+from workshop.launcher.isolated import IsolatedStep
+from workshop.launcher.processes import alive, stop_on_signals
+from workshop.probe import find_binary, ping_workers, queue_depth
 from workshop.registry import Ping, Step
-from workshop.scratch import delete_queues, fresh_database
+from workshop.scratch import fresh_database
 from workshop.settings import DEFAULT_REDIS_URL, FIXES, endpoint, reachable, safe_url, scheme
 from workshop.tcp_proxy import TcpProxy
 from workshop.waiting import wait_until
@@ -222,26 +220,20 @@ class Stack:
         self.step, self.broker, self.backend = step, broker, backend
         self.rabbit = TcpProxy(endpoint(broker)).start()
         self.redis = TcpProxy(endpoint(backend)).start()
-        unique = uuid.uuid4().hex[:6]
-        self.queue = f"faults-{uuid.uuid4().hex[:12]}"
-        self.prefix = f"f{unique}-"
-        self.env = env_with_venv(
-            {
-                "WORKSHOP_MODE": "services",
-                "WORKSHOP_RUN_DIR": str(run_dir),
-                "CELERY_TASK_DEFAULT_QUEUE": self.queue,
-                # Worker names of its own: a learner's step may run on the same broker.
-                "WORKER_PREFIX": self.prefix,
-                "CELERY_BROKER_URL": relayed(broker, self.rabbit.port),
-                "CELERY_RESULT_BACKEND": relayed(backend, self.redis.port),
-                "DATABASE_URL": database,
-                "GUNICORN_WORKERS": "2",  # two cores: the load generator needs one too
-                "OTEL_SDK_DISABLED": "true",  # no spans: this run counts tasks, not hops
-                **{port.variable: str(free_port()) for port in step.ports},
-            }
+        self.isolated = IsolatedStep(
+            step.name,
+            run_dir,
+            prefix="faults",
+            CELERY_BROKER_URL=relayed(broker, self.rabbit.port),
+            CELERY_RESULT_BACKEND=relayed(backend, self.redis.port),
+            DATABASE_URL=database,
+            GUNICORN_WORKERS="2",  # two cores: the load generator needs one too
+            OTEL_SDK_DISABLED="true",  # no spans: this run counts tasks, not hops
         )
-        self.conf = run_dir / step.name / "supervisord.conf"
-        self.launcher = Background.step(step.name, run_dir / "launcher.log", self.env)
+        self.isolated.broker = broker  # its queue is deleted on the server, not through a relay
+        self.queue, self.env = self.isolated.queue, self.isolated.env
+        self.launcher = self.isolated.launcher
+        self.prefix = self.env["WORKER_PREFIX"]
         values = steps.settings(step).model_dump() | {"worker_prefix": self.prefix}
         host = socket.gethostname()
         self.workers = {
@@ -259,16 +251,10 @@ class Stack:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.env[self.step.main_port.variable]}"
+        return self.isolated.url()
 
     def supervisorctl(self, *args: str) -> str:
-        done = subprocess.run(
-            [str(VENV_BIN / "supervisorctl"), "-c", str(self.conf), *args],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        return done.stdout
+        return self.isolated.supervisorctl(*args)
 
     def pid(self, program: str) -> int:
         return int(self.supervisorctl("pid", program).strip())
@@ -332,13 +318,12 @@ class Stack:
         """Ctrl-C for the stack; then its relays, queue and results go. The pids that had to be
         killed (the pool processes of a killed worker included): none, if all went well."""
         began = time.monotonic()
-        _, left = self.launcher.interrupt()
+        left = self.isolated.stop()
         for process in alive(self.seen):
             left.append(process.pid)
             process.kill()
         self.rabbit.cut()
         self.redis.cut()
-        delete_queues(self.broker, [self.queue])
         for tally in self.tallies:  # results would stay a day in Redis
             for task_id in tally.accepted:
                 self.celery.backend.forget(task_id)

@@ -1,0 +1,103 @@
+"""A step of one's own next to a learner's: `python -m workshop run stepNN` in the background, on
+free ports, with its own queue, worker names and run folder, then stopped the way Ctrl-C does.
+
+The notebooks, `make faults` and the tests start steps this way, so they never take a port, a
+queue or a worker name from a step a learner is running on the same servers:
+
+    with IsolatedStep("step02", Path("/tmp/run")) as stack:
+        httpx.post(stack.url("nginx") + "/api/process_data", json={})
+"""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from pathlib import Path
+
+from workshop import steps
+from workshop.launcher.background import Background
+from workshop.launcher.processes import VENV_BIN, env_with_venv
+from workshop.probe import free_port
+from workshop.scratch import delete_queues
+
+
+class StepDidNotStart(RuntimeError):
+    """The launcher exited, or did not say it was up in time; the message ends with its log."""
+
+
+class IsolatedStep:
+    def __init__(self, name: str, run_dir: Path, prefix: str = "t", **env: str):
+        """`env` is added to the processes' environment (the step's settings: TASK_SECONDS=...).
+        `prefix` starts the queue and worker names, to tell whose they are in RabbitMQ."""
+        self.step = steps.STEPS[name]
+        self.run_dir = Path(run_dir)
+        unique = uuid.uuid4().hex[:6]
+        self.queue = f"{prefix}-{uuid.uuid4().hex[:12]}"
+        self.env = env_with_venv(
+            {
+                "WORKSHOP_MODE": "services",
+                "WORKSHOP_RUN_DIR": str(self.run_dir),
+                "CELERY_TASK_DEFAULT_QUEUE": self.queue,
+                # Worker names of its own: a learner's step may run on the same broker.
+                "WORKER_NAME": f"{prefix}{unique}",
+                "WORKER_PREFIX": f"{prefix}{unique}-",
+                **{port.variable: str(free_port()) for port in self.step.ports},
+                **env,
+            }
+        )
+        self.launcher = Background.step(name, self.run_dir / "launcher.log", self.env)
+        self.broker = self.settings().celery_broker_url  # where its queues are deleted
+
+    def settings(self):
+        """The step's settings as its processes read them (this environment, then the defaults)."""
+        return steps.model(self.step).model_validate(
+            {key.lower(): value for key, value in self.env.items()}
+        )
+
+    def port(self, name: str) -> int:
+        return int(self.env[self.step.port(name).variable])
+
+    def url(self, name: str | None = None) -> str:
+        return f"http://127.0.0.1:{self.port(name or self.step.main_port.name)}"
+
+    def worker_names(self) -> list[str]:
+        """Its Celery workers' full names, as ping answers them: t1a2b3c-worker1@host."""
+        return self.step.worker_names(self.settings())
+
+    @property
+    def logs(self) -> Path:
+        return self.run_dir / self.step.name / "logs"
+
+    def log(self) -> str:
+        """What the launcher printed, as a learner sees it in the terminal."""
+        return self.launcher.text()
+
+    def start(self, timeout: float = 120) -> IsolatedStep:
+        if not self.launcher.start(timeout=timeout):
+            self.stop()
+            raise StepDidNotStart(f"{self.step.name} did not start:\n{self.log()[-5000:]}")
+        return self
+
+    def stop(self) -> list[int]:
+        """Ctrl-C, then the step's queues deleted; the pids left behind (stopped all the same)."""
+        _, left = self.launcher.interrupt()
+        # Once the workers are gone (they would declare the queues again). Step 4 has two.
+        delete_queues(self.broker, [self.queue, f"{self.queue}-sum"])
+        return left
+
+    def supervisorctl(self, *args: str) -> str:
+        """supervisorctl against the step's own supervisord (steps 2 to 4)."""
+        conf = self.run_dir / self.step.name / "supervisord.conf"
+        done = subprocess.run(
+            [str(VENV_BIN / "supervisorctl"), "-c", str(conf), *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        return done.stdout
+
+    def __enter__(self) -> IsolatedStep:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
