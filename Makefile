@@ -20,7 +20,7 @@ STEP_ARG := $(if $(STEP),--step $(STEP))
 
 .PHONY: help setup bench doctor services step01 step01-broken step01-docker check-step01 \
 	step02 step02-docker check-step02 step03 step03-docker check-step03 step04 step04-docker \
-	check-step04 ps trace stress demo faults test lint clean
+	check-step04 ps trace stress demo faults notebooks notebooks-html test lint clean
 
 help: ## list the targets (this page)
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -124,6 +124,12 @@ demo: setup ## for instructors: start step 2, 50 requests, spread, one timeline,
 faults: setup ## break step 2 under load five ways (kills, servers down, reloads): any task lost?
 	@$(BIN)/python -m workshop faults $(STEP_ARG)
 
+notebooks: setup ## open the notebooks in Jupyter Lab on :8890 (one request taken apart, hop by hop)
+	$(BIN)/jupyter lab --port 8890 --notebook-dir notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
+
+notebooks-html: setup ## run every notebook, write HTML copies with their plots to build/notebooks/
+	@$(BIN)/python -m workshop notebooks-html
+
 test: setup ## run the test suite (real services when present; `make services` to start them)
 	$(BIN)/python -m pytest
 
@@ -131,6 +137,6 @@ lint: setup ## ruff: lint and format check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-clean: ## remove run-time files (.run/) and caches; `rm -rf .venv` resets everything
-	rm -rf .run .pytest_cache .ruff_cache *.egg-info
+clean: ## remove run-time files (.run/, build/) and caches; `rm -rf .venv` resets everything
+	rm -rf .run build .pytest_cache .ruff_cache *.egg-info
 	find . -name __pycache__ -type d -prune -not -path './.venv/*' -exec rm -rf {} +
