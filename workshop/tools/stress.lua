@@ -26,19 +26,22 @@ end
 -- In each thread. Globals, so that done() can read them with thread:get().
 function init(args)
   path, body, limit, out = args[1], args[2], tonumber(args[3]), args[4]
-  -- wrk calls request() once before the run, to check it: that call is not a request sent.
-  sent, answered, answers = -1, 0, {}
+  reserved, answered, answers = 0, 0, {}
 end
 
-function delay() -- after the N-th request a connection waits (wrk stops once N are answered)
-  if sent >= limit then
+-- wrk asks delay() once before each request it sends, and may ask two connections in a row
+-- before either calls request(): the count is taken here. After the N-th, a connection waits
+-- (wrk is stopped once N are answered). request() is also called once before the run, to
+-- check it, which is why it counts nothing.
+function delay()
+  if reserved >= limit then
     return 1e9
   end
+  reserved = reserved + 1
   return 0
 end
 
 function request()
-  sent = sent + 1
   return wrk.format("POST", path, { ["Content-Type"] = "application/json" }, body)
 end
 
