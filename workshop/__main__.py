@@ -1,10 +1,12 @@
-"""Workshop commands: ``python -m workshop doctor|run|check|ps|trace|stress|demo|faults|notebooks-html``.
+"""Workshop commands: ``python -m workshop doctor|run|check|ps|trace|stress|demo|faults``,
+``notebooks-html`` and ``slides``.
 
 Every command that concerns a step takes it from the registry (workshop/steps/).
 """
 
 import argparse
 import sys
+from pathlib import Path
 
 from rich.console import Console
 
@@ -55,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     faults.add_argument("--step", choices=names)
     html = commands.add_parser("notebooks-html", help="run the notebooks, write HTML copies")
     html.add_argument("names", nargs="*", help="only these notebooks (default: all)")
+    slides = commands.add_parser("slides", help="build the instructor decks (HTML, offline)")
+    slides.add_argument("decks", nargs="*", type=Path, help="only these decks (default: all)")
+    slides.add_argument("--pdf", action="store_true", help="PDFs too, printed by Chromium")
+    slides.add_argument("--out", type=Path, help="where the decks go (default: build/slides)")
     args = parser.parse_args(argv)
 
     # soft_wrap: one check, one line, whatever the width (logs and grep stay readable).
@@ -71,6 +77,10 @@ def main(argv: list[str] | None = None) -> int:
         from workshop.tools.notebooks_html import notebooks_html
 
         return notebooks_html(console, args.names)
+    if args.command == "slides":
+        from workshop.tools.slides import OUT, build
+
+        return build(console, args.pdf, (args.out or OUT).resolve(), args.decks)
     if args.command == "ps":
         from workshop.tools.ps import ps_command
 
