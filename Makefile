@@ -15,12 +15,17 @@ STEP   ?=
 N      ?= 500
 C      ?= 20
 TARGET ?=
+# The slides' Node packages (Marp CLI), installed by `npm ci` from slides/package-lock.json.
+NODE_STAMP := slides/node_modules/.installed
+# `make slides SLIDES_OUT=/tmp/decks`: where the built decks go.
+SLIDES_OUT ?= build/slides
 PORT_ARG := $(if $(PORT),--port $(PORT))
 STEP_ARG := $(if $(STEP),--step $(STEP))
 
 .PHONY: help setup bench doctor services step01 step01-broken step01-docker check-step01 \
 	step02 step02-docker check-step02 step03 step03-docker check-step03 step04 step04-docker \
-	check-step04 ps trace stress demo faults notebooks notebooks-html test lint clean
+	check-step04 ps trace stress demo faults notebooks notebooks-html slides slides-pdf test lint \
+	clean
 
 help: ## list the targets (this page)
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -129,6 +134,20 @@ notebooks: setup ## open the notebooks in Jupyter Lab on :8890 (one request take
 
 notebooks-html: setup ## run every notebook, write HTML copies with their plots to build/notebooks/
 	@$(BIN)/python -m workshop notebooks-html
+
+slides: setup $(NODE_STAMP) ## build the instructor decks to build/slides/*.html (offline, code from the repo)
+	@$(BIN)/python -m workshop slides --out $(SLIDES_OUT)
+
+slides-pdf: setup $(NODE_STAMP) ## the decks as PDFs too, printed by Debian's Chromium: build/slides/*.pdf
+	@$(BIN)/python -m workshop slides --pdf --out $(SLIDES_OUT)
+
+# Like the Python stamp: `npm ci` again whenever package.json or its lock file changes. No
+# package may download a browser (--ignore-scripts): the PDFs use the system's Chromium.
+$(NODE_STAMP): slides/package.json slides/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is not installed: sudo apt-get install nodejs npm" \
+		"(macOS: brew install node); .ci/run installs them."; exit 1; }
+	cd slides && PUPPETEER_SKIP_DOWNLOAD=true npm ci --ignore-scripts --no-audit --no-fund
+	@touch $(NODE_STAMP)
 
 test: setup ## run the test suite (real services when present; `make services` to start them)
 	$(BIN)/python -m pytest

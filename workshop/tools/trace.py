@@ -18,6 +18,7 @@ from rich.table import Table
 
 from workshop import steps
 from workshop.registry import Step
+from workshop.settings import Settings
 from workshop.waiting import wait_until
 
 FINAL_STATES = ("SUCCESS", "FAILURE")
@@ -52,6 +53,7 @@ class Timeline:
     worker: str
     http_ms: float
     segments: list[tuple[str, float, float]]  # (hop, start ms, duration ms)
+    started_at: float  # epoch seconds at the start of the first segment, to line up many requests
 
     @property
     def total_ms(self) -> float:
@@ -82,8 +84,10 @@ class Paths:
     access_log: Path
 
     @classmethod
-    def of(cls, step: Step) -> Paths:
-        run_dir = step.run_dir(steps.settings(step))
+    def of(cls, step: Step, settings: Settings | None = None) -> Paths:
+        """`settings`: those of a step started with other settings than this process's (an
+        IsolatedStep's, as the notebooks start one); by default, this process's."""
+        run_dir = step.run_dir(settings or steps.settings(step))
         return cls(run_dir / step.tracing.spans, run_dir / step.tracing.access_log)
 
 
@@ -138,7 +142,6 @@ def build(task_id: str, paths: Paths) -> Timeline:
         marks.insert(
             0, ("Nginx → Gunicorn", min(access["msec"] - access["request_time"], flask_start))
         )
-    first = marks[0][1]
     marks += [
         ("publish (AMQP)", epoch(publish["start_time"])),
         ("waiting in the queue", epoch(publish["end_time"])),
@@ -146,6 +149,13 @@ def build(task_id: str, paths: Paths) -> Timeline:
         ("storing the result", epoch(stores[-1]["start_time"])),
     ]
     end = epoch(stores[-1]["end_time"])
+    # Marks from two processes may cross: under load, a worker can start the task before the
+    # web thread, waiting for a core or the GIL, ends its publish span. The message had left by
+    # then, so a mark never falls after the next one: no hop lasts less than nothing.
+    for index in reversed(range(len(marks))):
+        hop, start = marks[index]
+        marks[index] = (hop, min(start, marks[index + 1][1] if index + 1 < len(marks) else end))
+    first = marks[0][1]
     segments = []
     for (hop, start), (_, stop) in zip(marks, [*marks[1:], ("end", end)], strict=True):
         segments.append((hop, (start - first) * 1000, (stop - start) * 1000))
@@ -160,6 +170,7 @@ def build(task_id: str, paths: Paths) -> Timeline:
         http_ms=(access["request_time"] if access else epoch(server["end_time"]) - flask_start)
         * 1000,
         segments=segments,
+        started_at=first,
     )
 
 
