@@ -53,6 +53,7 @@ REMOTE = re.compile(
 )
 # Presenter notes start with their timing: <!-- 5 min: ... -->
 TIMING = re.compile(r"^\s*(\d+)\s*min\b")
+NOTE = re.compile(r"<!--(?P<text>\s*\d+\s*min\b.*?)-->", re.DOTALL)
 
 FIX_NODE = "`sudo apt-get install nodejs npm` (Debian/Ubuntu), `brew install node` (macOS)"
 FIX_CHROMIUM = "`sudo apt-get install chromium` (Debian/Ubuntu); .ci/run installs it"
@@ -175,7 +176,14 @@ def expand(deck: Path, out: Path, drawn: dict[Path, Path] | None = None) -> str:
             )
         else:
             lines.append(line + "\n")
-    return "".join(lines)
+    return NOTE.sub(unwrapped, "".join(lines))
+
+
+def unwrapped(note: re.Match) -> str:
+    """A presenter note with its lines joined: the presenter view breaks the lines where the
+    Markdown does, so a note wrapped for the editor reads ragged there. A blank line stays."""
+    paragraphs = re.split(r"\n\s*\n", note["text"].strip())
+    return "<!--\n" + "\n\n".join(" ".join(p.split()) for p in paragraphs) + "\n-->"
 
 
 def remote_references(text: str) -> list[str]:
