@@ -90,7 +90,9 @@ def test_articles_are_paginated_and_searched(client):
     assert all("Celery" in item["title"] for item in found["results"])
 
 
-@pytest.mark.parametrize("task_id", [str(uuid.uuid4()), "not-a-uuid", "x" * 300])
+@pytest.mark.parametrize(
+    "task_id", [str(uuid.uuid4()), "not-a-uuid", "x" * 300], ids=["uuid", "not-a-uuid", "long"]
+)
 def test_an_id_never_started_is_a_404_not_pending(client, task_id):
     answer = client.get(f"/api/tasks/{task_id}")
     assert answer.status_code == 404
