@@ -34,7 +34,8 @@ def notebooks_html(console: Console, names: list[str] | None = None) -> int:
         page = OUT / f"{path.stem}.html"
         page.write_text(notebooks.to_html(executed))
         took = time.monotonic() - began
-        console.print(f"✓ {path.name} ran in {took:.0f} s → {page.relative_to(ROOT)}", highlight=False)
+        where = page.relative_to(ROOT)
+        console.print(f"✓ {path.name} ran in {took:.0f} s → {where}", highlight=False)
     if failed:
         console.print(f"{len(failed)} of {len(paths)} notebooks failed: {', '.join(failed)}")
         return 1
