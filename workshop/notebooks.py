@@ -11,6 +11,7 @@ server stops it there, with the fix, instead of a traceback three cells later:
 
 from __future__ import annotations
 
+import atexit
 import tempfile
 import uuid
 from pathlib import Path
@@ -83,8 +84,12 @@ def run_dir(prefix: str) -> Path:
 
 def step(name: str, **env: str) -> IsolatedStep:
     """A step as `make stepNN` starts it, on free ports, with its own queue and worker names.
-    Use it in a `with` block: it is up inside, stopped (Ctrl-C) after."""
-    return IsolatedStep(name, run_dir(name), prefix="nb", **env)
+    Use it in a `with` block: it is up inside, stopped (Ctrl-C) after. If the kernel is shut
+    down first, the step is told to stop and its queues go at once (Jupyter gives a kernel
+    seconds, stopping a step takes longer)."""
+    isolated = IsolatedStep(name, run_dir(name), prefix="nb", **env)
+    atexit.register(isolated.stop_soon)
+    return isolated
 
 
 def execute(path: Path, cell_timeout: float = 60):

@@ -10,13 +10,17 @@ queue or a worker name from a step a learner is running on the same servers:
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import subprocess
 import uuid
 from pathlib import Path
 
+from celery import Celery
+
 from workshop import steps
 from workshop.launcher.background import Background
-from workshop.launcher.processes import VENV_BIN, env_with_venv
+from workshop.launcher.processes import VENV_BIN, env_with_venv, signals_ignored
 from workshop.probe import free_port
 from workshop.scratch import delete_queues
 
@@ -84,6 +88,26 @@ class IsolatedStep:
         # Once the workers are gone (they would declare the queues again). Step 4 has two.
         delete_queues(self.broker, [self.queue, f"{self.queue}-sum"])
         return left
+
+    def stop_soon(self) -> None:
+        """For a process about to exit (a notebook's kernel shut down midway, with seconds
+        left): Ctrl-C without waiting, and the queues deleted now. The workers stop consuming
+        first, or they would declare the queues again. The step's processes stop by themselves.
+        Does nothing once the step has stopped."""
+        popen = self.launcher.popen
+        if popen is None or popen.poll() is not None:
+            return
+        with signals_ignored():
+            popen.send_signal(signal.SIGINT)
+            queues = [self.queue, f"{self.queue}-sum"]
+            with contextlib.suppress(Exception):  # a broker that is gone: nothing to delete
+                app = Celery("stop-soon", broker=self.broker, set_as_current=False)
+                for queue in queues:
+                    app.control.cancel_consumer(
+                        queue, destination=self.worker_names(), reply=True, timeout=1
+                    )
+                app.close()
+                delete_queues(self.broker, queues)
 
     def supervisorctl(self, *args: str) -> str:
         """supervisorctl against the step's own supervisord (steps 2 to 4)."""
