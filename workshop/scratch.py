@@ -30,7 +30,8 @@ def fresh_database(server: str, prefix: str = "workshop_test") -> Iterator[str]:
 
 
 def delete_queues(broker_url: str, queues: list[str]) -> None:
-    """Remove these queues from RabbitMQ, so that runs do not leave queues behind."""
+    """Remove these queues from RabbitMQ, and the direct exchange of the same name that Celery
+    declares for each, so that runs do not leave queues or exchanges behind."""
     if not queues or not reachable(broker_url):
         return
     from kombu import Connection
@@ -38,3 +39,4 @@ def delete_queues(broker_url: str, queues: list[str]) -> None:
     with Connection(broker_url, connect_timeout=2) as connection:
         for queue in queues:
             connection.default_channel.queue_delete(queue)
+            connection.default_channel.exchange_delete(queue)
