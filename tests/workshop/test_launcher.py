@@ -8,6 +8,7 @@ import re
 import signal
 import sys
 import textwrap
+from pathlib import Path
 
 import psutil
 
@@ -143,3 +144,14 @@ def test_a_step_env_value_is_a_default_the_learners_own_setting_overrides(tmp_pa
         assert "debug=mine" in launcher.text()
     finally:
         stop_and_check(launcher, port, signal.SIGTERM)
+
+
+def test_supervisords_socket_moves_to_a_short_path_when_the_run_folder_is_deep():
+    from workshop.launcher.runners import control_socket
+
+    short = Path("/tmp/run/step02")  # noqa: S108 (a path, never created)
+    assert control_socket(short) == short / "supervisor.sock"
+    deep = short / ("d" * 60) / ("e" * 60)
+    socket = control_socket(deep)
+    assert len(str(socket)) < 100 and socket != control_socket(short / "other" / ("e" * 120))
+    assert socket == control_socket(deep)  # the same run folder, the same socket

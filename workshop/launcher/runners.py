@@ -6,10 +6,12 @@ dies is started again and the rest keep serving). Both read the step's own file,
 from __future__ import annotations
 
 import abc
+import hashlib
 import os
 import secrets
 import signal
 import subprocess
+import tempfile
 from pathlib import Path
 
 import psutil
@@ -99,7 +101,7 @@ class Supervisord(Runner):
     def write_conf(self) -> None:
         """supervisord's own settings for this run, around the step's program list."""
         password = secrets.token_urlsafe(12)
-        socket = self.run_dir / "supervisor.sock"
+        socket = control_socket(self.run_dir)
         # As root, say so: otherwise supervisord warns about it at every start.
         user = "user=root\n" if os.geteuid() == 0 else ""
         self.conf.write_text(f"""\
@@ -144,3 +146,14 @@ files={self.step.path / "supervisord.conf"}
 
 
 RUNNERS: dict[str, type[Runner]] = {"honcho": Honcho, "supervisord": Supervisord}
+
+
+def control_socket(run_dir: Path) -> Path:
+    """supervisord's control socket: in the run folder, unless that path is too long for a Unix
+    socket (108 bytes: a deep checkout, a test's folder); then a short one in the temporary
+    folder, named after the run folder."""
+    path = run_dir / "supervisor.sock"
+    if len(os.fsencode(path)) < 100:
+        return path
+    digest = hashlib.sha256(os.fsencode(run_dir.resolve())).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"workshop-supervisor-{digest}.sock"
