@@ -56,7 +56,7 @@ def test_the_readmes_link_the_notebooks():
 
 @pytest.mark.timeout(90)  # each notebook runs in well under 90 s on the 2-core machine
 @pytest.mark.parametrize("path", PATHS, ids=lambda path: path.stem)
-def test_the_notebook_runs_top_to_bottom(path, request):
+def test_the_notebook_runs_top_to_bottom(path):
     from tests.support.services import require
 
     require(*needs(path))
