@@ -18,15 +18,18 @@ from pathlib import Path
 
 from workshop.launcher.isolated import IsolatedStep
 from workshop.probe import find_binary, port_in_use
-from workshop.settings import DEFAULT_REDIS_URL, FIXES, ROOT, Settings, reachable, safe_url
+from workshop.settings import (
+    DEFAULT_REDIS_URL,
+    FIXES,
+    PROGRAM_FIXES,
+    ROOT,
+    Settings,
+    reachable,
+    safe_url,
+)
 from workshop.steps import needed_programs
 
 NOTEBOOKS = ROOT / "notebooks"
-
-# The fix for each program a notebook may need beyond the steps' own (nginx...).
-PROGRAMS = {
-    "dot": "`sudo apt-get install graphviz` (macOS: `brew install graphviz`)",
-}
 
 
 class Missing(RuntimeError):
@@ -48,7 +51,7 @@ def available(name: str, programs: dict[str, str] | None = None) -> tuple[bool, 
     if name == "rabbitmq-management":  # the HTTP API on 15672
         fix = "`sudo rabbitmq-plugins enable rabbitmq_management`"
         return port_in_use(15672), f"RabbitMQ's management plugin is off (port 15672): {fix}"
-    programs = {**needed_programs(), **PROGRAMS, **(programs or {})}
+    programs = {**needed_programs(), **PROGRAM_FIXES, **(programs or {})}
     if name in programs:
         present = find_binary(name) is not None
         return present, f"the program {name} is not installed: {programs[name]}"

@@ -44,6 +44,16 @@ FIXES = {
     "postgresql": "start PostgreSQL: `make services` (or `pg_ctlcluster 15 main start`)",
 }
 
+# One line each: how to install a program the tools need besides the steps' own (those, such
+# as nginx, are in each step's declaration).
+PROGRAM_FIXES = {
+    "wrk": "`sudo apt-get install wrk` (Debian/Ubuntu) or `brew install wrk`",
+    "dot": "`sudo apt-get install graphviz` (Debian/Ubuntu) or `brew install graphviz`",
+    "node": "`sudo apt-get install nodejs npm` (Debian/Ubuntu) or `brew install node`",
+    "npm": "`sudo apt-get install nodejs npm` (Debian/Ubuntu) or `brew install node`",
+    "chromium": "`sudo apt-get install chromium` (Debian/Ubuntu); .ci/run installs it",
+}
+
 
 # The variable that names each role's server.
 VARIABLES = {

@@ -9,19 +9,13 @@ from tests.support.commands import run
 from tests.support.services import STRICT
 from workshop import notebooks
 
-# What building the decks needs, and how to get it.
-PROGRAMS = {
-    "node": "`sudo apt-get install nodejs npm` (Debian/Ubuntu); .ci/run installs it",
-    "npm": "`sudo apt-get install nodejs npm` (Debian/Ubuntu); .ci/run installs it",
-    "dot": "`sudo apt-get install graphviz` (Debian/Ubuntu); .ci/run installs it",
-}
+# What building the decks needs (workshop.settings.PROGRAM_FIXES says how to get each).
+PROGRAMS = ("node", "npm", "dot")
 
 
 def require_programs(*names: str) -> None:
     """Skip, or fail when STRICT (CI=true), unless every program is installed."""
-    missing = [
-        why for present, why in (notebooks.available(n, PROGRAMS) for n in names) if not present
-    ]
+    missing = [why for present, why in (notebooks.available(n) for n in names) if not present]
     if missing:
         message = "needs: " + "; ".join(missing)
         if STRICT:

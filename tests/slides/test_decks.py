@@ -9,6 +9,7 @@ import sys
 from datetime import datetime, timedelta
 
 from tests.support.commands import run
+from workshop import offline
 from workshop.settings import ROOT
 from workshop.snippets import snippet
 from workshop.tools import slides
@@ -42,8 +43,8 @@ def test_nothing_is_loaded_from_the_internet(built):
         assert "twemoji" not in text and "katex" not in text.lower(), path.name
     # Our own reading of a page agrees (the build refuses a page that has one).
     sample = '<img src="https://cdn.example/x.png"> <a href="//x.org/"> url(http://x/f.woff)'
-    assert len(REMOTE.findall(sample)) == len(slides.remote_references(sample)) == 3
-    assert slides.remote_references('<svg xmlns="http://www.w3.org/2000/svg"> url(data:x)') == []
+    assert len(REMOTE.findall(sample)) == len(offline.remote_references(sample)) == 3
+    assert offline.remote_references('<svg xmlns="http://www.w3.org/2000/svg"> url(data:x)') == []
 
 
 def test_every_piece_of_code_on_the_slides_is_the_repositorys(built):

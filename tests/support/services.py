@@ -17,9 +17,8 @@ SERVICES = notebooks.servers()
 STRICT = SETTINGS.ci or SETTINGS.workshop_mode == "services"
 
 
-# Programs the tests need beyond the steps' own: the browser that drives step 4's canvas page.
+# Programs only the tests need; the others (Chromium, Graphviz...) are in PROGRAM_FIXES.
 TEST_PROGRAMS = {
-    "chromium": "`sudo apt-get install chromium` (Debian/Ubuntu); .ci/run installs it",
     "rabbitmqctl": "it comes with RabbitMQ: `sudo apt-get install rabbitmq-server`",
 }
 

@@ -14,6 +14,7 @@ from workshop.probe import find_binary, port_in_use
 from workshop.settings import (
     DEFAULT_REDIS_URL,
     FIXES,
+    PROGRAM_FIXES,
     ROOT,
     endpoint,
     reachable,
@@ -82,7 +83,7 @@ def rows() -> list[tuple[bool, str, str, str]]:
             bool(wrk),
             "wrk (optional: make stress, make bench)",
             wrk or "not installed: make stress falls back to a Python client",
-            "`sudo apt-get install wrk` (Debian/Ubuntu) or `brew install wrk`",
+            PROGRAM_FIXES["wrk"],
         )
     )
     engine, detail = docker_engine()

@@ -11,6 +11,7 @@ import time
 from rich.console import Console
 
 from workshop import notebooks
+from workshop.offline import remote_references
 from workshop.settings import ROOT
 
 OUT = ROOT / "build" / "notebooks"
@@ -31,8 +32,14 @@ def notebooks_html(console: Console, names: list[str] | None = None) -> int:
             console.print(f"✗ {path.name}: a cell failed\n{error}", highlight=False)
             failed.append(path.name)
             continue
+        html = notebooks.to_html(executed)
+        remote = remote_references(html)
+        if remote:
+            console.print(f"✗ {path.name}: its page would load from the internet: {remote}")
+            failed.append(path.name)
+            continue
         page = OUT / f"{path.stem}.html"
-        page.write_text(notebooks.to_html(executed))
+        page.write_text(html)
         took = time.monotonic() - began
         where = page.relative_to(ROOT)
         console.print(f"✓ {path.name} ran in {took:.0f} s → {where}", highlight=False)

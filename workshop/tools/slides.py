@@ -31,8 +31,9 @@ from pathlib import Path
 
 from rich.console import Console
 
+from workshop.offline import remote_references
 from workshop.probe import find_binary
-from workshop.settings import ROOT
+from workshop.settings import PROGRAM_FIXES, ROOT
 from workshop.snippets import NotFound, snippet
 
 SLIDES = ROOT / "slides"
@@ -46,17 +47,9 @@ INCLUDE = re.compile(
 )
 FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
 DIAGRAM = re.compile(r"(!\[[^\]]*\]\()([^)\s]+\.dot)(\))")
-# A reference the browser would follow to another host: src=, href=, url(...), @import.
-REMOTE = re.compile(
-    r"""(?:\b(?:src|href|xlink:href)\s*=\s*["']?|url\(\s*["']?|@import\s+["'])\s*(?:https?:)?//""",
-    re.IGNORECASE,
-)
 # Presenter notes start with their timing: <!-- 5 min: ... -->
 TIMING = re.compile(r"^\s*(\d+)\s*min\b")
 NOTE = re.compile(r"<!--(?P<text>\s*\d+\s*min\b.*?)-->", re.DOTALL)
-
-FIX_NODE = "`sudo apt-get install nodejs npm` (Debian/Ubuntu), `brew install node` (macOS)"
-FIX_CHROMIUM = "`sudo apt-get install chromium` (Debian/Ubuntu); .ci/run installs it"
 
 
 class BuildError(Exception):
@@ -150,7 +143,7 @@ def draw(deck: Path, target: str, out: Path, drawn: dict[Path, Path]) -> str:
             raise BuildError(f"{shown(deck)}: the diagram {target} does not exist ({source})")
         dot = find_binary("dot")
         if not dot:
-            raise BuildError("Graphviz is not installed: `sudo apt-get install graphviz`")
+            raise BuildError(f"Graphviz is not installed: {PROGRAM_FIXES['dot']}")
         svg = out / relative
         svg.parent.mkdir(parents=True, exist_ok=True)
         done = subprocess.run(
@@ -186,11 +179,6 @@ def unwrapped(note: re.Match) -> str:
     return "<!--\n" + "\n\n".join(" ".join(p.split()) for p in paragraphs) + "\n-->"
 
 
-def remote_references(text: str) -> list[str]:
-    """What in an HTML or SVG file would make a browser load something from another host."""
-    return [text[m.start() : m.end() + 60].split("\n")[0] for m in REMOTE.finditer(text)]
-
-
 def timings(html: str) -> list[int | None]:
     """Each slide's minutes, from the presenter notes of a built deck (None: no timing)."""
     slides = html.count("<svg data-marpit-svg")
@@ -206,7 +194,7 @@ def timings(html: str) -> list[int | None]:
 def marp(markdown: list[Path], pdf: bool) -> None:
     """Run Marp CLI on the expanded decks: HTML (or PDF) next to each."""
     if not find_binary("node"):
-        raise BuildError(f"Node.js is not installed: {FIX_NODE}")
+        raise BuildError(f"Node.js is not installed: {PROGRAM_FIXES['node']}")
     if not MARP.exists():
         raise BuildError(
             "Marp CLI is not in slides/node_modules: `make slides` installs it (npm ci)"
@@ -216,7 +204,8 @@ def marp(markdown: list[Path], pdf: bool) -> None:
     if pdf:
         chromium = find_binary("chromium")
         if not chromium:
-            raise BuildError(f"Chromium prints the PDFs, and it is not installed: {FIX_CHROMIUM}")
+            fix = PROGRAM_FIXES["chromium"]
+            raise BuildError(f"Chromium prints the PDFs, and it is not installed: {fix}")
         # The decks' diagrams are local files; as root Chromium only runs without its sandbox.
         command += ["--pdf", "--allow-local-files", "--browser-path", chromium]
         if os.geteuid() == 0:
