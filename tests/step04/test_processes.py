@@ -3,6 +3,7 @@ started, killed with SIGKILL, started again."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import signal
 import socket
@@ -13,7 +14,7 @@ import psutil
 import pytest
 
 from tests.support.services import delete_queues, require
-from workshop.launcher.processes import VENV_BIN, env_with_venv, stop_tree
+from workshop.launcher.processes import VENV_BIN, alive, env_with_venv, stop_tree
 from workshop.probe import ping_workers
 from workshop.settings import ROOT, Settings
 from workshop.waiting import wait_until
@@ -62,14 +63,12 @@ def test_the_seeds_supervisor_conf_restarts_a_killed_worker(tmp_path):
     name = f"t{unique}@{socket.gethostname()}"
 
     def worker_pid() -> int | None:
-        # A killed worker stays a zombie until supervisord reaps it: it is not the worker.
+        # alive(): a killed worker stays a zombie until supervisord reaps it, and is no worker.
         found = []
-        for child in psutil.Process(supervisord.pid).children():
-            try:
-                if child.status() != psutil.STATUS_ZOMBIE and "celery" in " ".join(child.cmdline()):
+        for child in alive(psutil.Process(supervisord.pid).children()):
+            with contextlib.suppress(psutil.Error):  # gone since
+                if "celery" in " ".join(child.cmdline()):
                     found.append(child.pid)
-            except psutil.Error:
-                continue
         return found[0] if found else None
 
     try:
