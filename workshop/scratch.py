@@ -24,9 +24,15 @@ def fresh_database(server: str, prefix: str = "workshop_test") -> Iterator[str]:
     try:
         yield urlunsplit(urlsplit(server)._replace(path=f"/{name}"))
     finally:
-        with psycopg.connect(server, autocommit=True, connect_timeout=5) as connection:
-            drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-            connection.execute(drop.format(sql.Identifier(name)))
+        drop_database(server, name)
+
+
+def drop_database(server: str, name: str) -> None:
+    """Drop the database `name` on the PostgreSQL server of the URL `server`, if it is there,
+    even if something still holds a connection to it (FORCE ends them)."""
+    with psycopg.connect(server, autocommit=True, connect_timeout=5) as connection:
+        drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+        connection.execute(drop.format(sql.Identifier(name)))
 
 
 def delete_queues(broker_url: str, queues: list[str]) -> None:
