@@ -150,7 +150,7 @@ $(NODE_STAMP): slides/package.json slides/package-lock.json
 	@touch $(NODE_STAMP)
 
 test: setup ## run the test suite (real services when present; `make services` to start them)
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: setup ## ruff: lint and format check
 	$(BIN)/ruff check .

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.services import SERVICES, STRICT, require
-from workshop.settings import ROOT, endpoint, reachable
+from workshop.settings import endpoint, reachable
 
 
 def pytest_report_header(config):
@@ -24,13 +24,3 @@ def pytest_report_header(config):
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
     require(*(s for marker in item.iter_markers("needs") for s in marker.args))
-
-
-def pytest_collection_modifyitems(items):
-    """`make test` runs two pytest processes (pytest-xdist, `--dist loadgroup`), each taking
-    whole groups: a folder's tests share the step it starts once, so a folder is one group;
-    each notebook runs in a group of its own, wherever a process is free."""
-    for item in items:
-        folder = item.path.relative_to(ROOT / "tests").parts[0]
-        group = item.name if folder == "notebooks" else folder
-        item.add_marker(pytest.mark.xdist_group(group))

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import fcntl
+
 import pytest
 
 from tests.support.commands import run
@@ -28,7 +30,11 @@ def built(tmp_path_factory):
     """`make slides` into a fresh folder; the folder, with every deck's HTML, Markdown and SVG."""
     require_programs(*PROGRAMS)
     out = tmp_path_factory.mktemp("slides")
-    # npm ci runs here when slides/node_modules is missing or older than the lock file.
-    done = run(["make", "--no-print-directory", "slides", f"SLIDES_OUT={out}"], None, 300)
+    # npm ci runs here when slides/node_modules is missing or older than the lock file. Two
+    # pytest processes (make test) must not run it at once: one waits for the other's lock.
+    lock = tmp_path_factory.getbasetemp().parent / "slides-build.lock"
+    with lock.open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        done = run(["make", "--no-print-directory", "slides", f"SLIDES_OUT={out}"], None, 300)
     assert done.returncode == 0, done.stdout + done.stderr
     return out
