@@ -72,3 +72,18 @@ def stack(tmp_path_factory):
         SCRAPE_SOURCES=gone,
     ) as step:
         yield step
+
+
+@pytest.fixture(autouse=True)
+def step03_app_is_current(monkeypatch):
+    """Step 3's Celery app is the current and default one during its tests, as in its own
+    processes. `make test` spreads the test files over two pytest processes, so another step's
+    tests may have made their Celery app current first: `shared_task` would then hand out that
+    app's task class, without `apply_async_on_commit`. (Through monkeypatch: a test's own patch
+    of a task is undone first, while this app is still the one the task proxies reach.)"""
+    from celery import _state
+
+    from step03_django_rabbitmq.project import celery_app
+
+    monkeypatch.setattr(_state, "default_app", celery_app)
+    monkeypatch.setattr(_state._tls, "current_app", celery_app)
