@@ -1,24 +1,20 @@
 """Gunicorn settings for step 2 (read with ``gunicorn -c step02_nginx_gunicorn/gunicorn.conf.py``).
 
 The master process only manages workers; each worker process runs step 1's Flask app and
-turns every HTTP request into a WSGI call.
+turns every HTTP request into a WSGI call. Every value can come from the environment.
 """
 
 import multiprocessing
-
-from workshop.steps import settings
-
-# Every value comes from the environment or .env (GUNICORN_PORT, GUNICORN_WORKERS...).
-env = settings()
+import os
 
 # Only Nginx talks to Gunicorn: loopback locally (a container sets GUNICORN_BIND=0.0.0.0:8002).
-bind = env.gunicorn_bind or f"127.0.0.1:{env.gunicorn_port}"
+bind = os.environ.get("GUNICORN_BIND") or f"127.0.0.1:{os.environ.get('GUNICORN_PORT', '8002')}"
 
 # Workers: GUNICORN_WORKERS, else one per core plus one (requests mostly wait on I/O here).
-workers = env.gunicorn_workers or multiprocessing.cpu_count() + 1
+workers = int(os.environ.get("GUNICORN_WORKERS") or multiprocessing.cpu_count() + 1)
 # gthread workers keep Nginx's upstream connections alive; threads overlap the I/O waits.
 worker_class = "gthread"
-threads = env.gunicorn_threads
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 keepalive = 75
 
 # A worker that stops answering its master for 30 s is killed and replaced. (With gthread the
@@ -33,5 +29,5 @@ access_log_format = '%(h)s "%(r)s" %(s)s %(b)s request_id=%({x-request-id}i)s ti
 errorlog = "-"
 loglevel = "info"
 proc_name = "step02-gunicorn"
-# Gunicorn's control socket is not used in this workshop.
+# Gunicorn's control socket is not used in this step.
 control_socket_disable = True

@@ -17,6 +17,7 @@ import logging
 import os
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import (
     Column,
@@ -29,8 +30,6 @@ from sqlalchemy import (
     create_engine,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-
-from workshop.settings import Settings
 
 log = logging.getLogger("step02.history")
 
@@ -57,7 +56,7 @@ def engine() -> Engine:
     """One small pool per process, made after any fork (a connection is never shared)."""
     global _engine, _engine_pid
     if _engine is None or _engine_pid != os.getpid():
-        url = Settings().database_url
+        url = os.environ.get("DATABASE_URL", "postgresql://postgres@localhost:5432/postgres")
         if url.startswith("postgresql://"):
             url = url.replace("postgresql://", "postgresql+psycopg://", 1)
         # A database that does not answer costs a task 2 s at most, never a hang.
@@ -68,7 +67,10 @@ def engine() -> Engine:
 
 
 def create_table() -> None:
-    metadata.create_all(engine())
+    database = engine()
+    if database.url.database and database.dialect.name == "sqlite":  # the embedded default
+        Path(database.url.database).parent.mkdir(parents=True, exist_ok=True)
+    metadata.create_all(database)
 
 
 def started(task_id: str) -> None:

@@ -4,12 +4,14 @@ Nginx starts the trace: it sends `traceparent: 00-<$request_id>-...`, so the tra
 request id of Nginx's access log. Flask continues it, the Celery instrumentation carries it in
 the AMQP message headers, and the worker continues it again.
 
-Spans go to a JSON-lines file (.run/step02/spans.jsonl, read by `python -m workshop trace`),
-or to an OTLP collector when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+Spans go to a JSON-lines file (SPANS_FILE, .run/step02/spans.jsonl under `make step02`, where
+`make trace` reads it), or to an OTLP collector when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+Tracing is off with OTEL_SDK_DISABLED=true. OpenTelemetry reads all three variables too.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,12 +21,9 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
-from workshop.settings import Settings
-
 
 def spans_file() -> Path:
-    settings = Settings()
-    return settings.workshop_spans_file or settings.workshop_run_dir / "step02" / "spans.jsonl"
+    return Path(os.environ.get("SPANS_FILE", ".run/step02/spans.jsonl"))
 
 
 class JsonLinesExporter(SpanExporter):
@@ -50,7 +49,7 @@ def enabled() -> bool:
     """False with OTEL_SDK_DISABLED=true: then nothing is instrumented at all. (OpenTelemetry's
     own switch only makes the spans no-ops: the wrappers around Flask, Celery and the result
     writes would still run on every request.)"""
-    return not Settings().otel_sdk_disabled
+    return os.environ.get("OTEL_SDK_DISABLED", "false").strip().lower() != "true"
 
 
 def setup(service_name: str) -> None:
@@ -59,7 +58,7 @@ def setup(service_name: str) -> None:
     `traceidratio` the choice depends on the trace id only, so every process of a request
     makes the same one."""
     provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
-    if Settings().otel_exporter_otlp_endpoint:
+    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         exporter: SpanExporter = OTLPSpanExporter()

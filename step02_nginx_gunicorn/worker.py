@@ -9,12 +9,13 @@ from celery.signals import task_postrun, task_prerun, worker_process_init
 
 from step01_flask_celery.app import create_app
 from step02_nginx_gunicorn import history, tracing
-from workshop.celery_defaults import WORKER_RESULT_RETRY
 
 flask_app = create_app()
 celery_app = flask_app.extensions["celery"]
-# Redis down for a moment: the task waits to store its state, it does not fail unrecorded.
-celery_app.conf.update(WORKER_RESULT_RETRY)
+# Redis down for a moment: a result write waits and tries again, as in step 1's worker.py.
+celery_app.conf.update(
+    result_backend_always_retry=True, result_backend_max_sleep_between_retries_ms=1000
+)
 
 log = logging.getLogger("step02.worker")
 

@@ -31,9 +31,9 @@ def main() -> None:
 
     django.setup()
     from django.conf import settings
+    from kombu.utils.url import maybe_sanitize_url
 
     from step03_django_rabbitmq.articles.tasks import scrape
-    from workshop.settings import safe_url
 
     app = scrape.app
     with app.connection_for_write() as connection:
@@ -47,7 +47,7 @@ def main() -> None:
     on_commit = "yes" if hasattr(scrape, "apply_async_on_commit") else "no"
     print(f"  apply_async_on_commit: {on_commit}")
     print("settings.py says:")
-    print(f"  broker:         {safe_url(settings.CELERY_BROKER_URL)}")
+    print(f"  broker:         {maybe_sanitize_url(settings.CELERY_BROKER_URL)}")
     print(f"  result backend: {settings.CELERY_RESULT_BACKEND}")
     print(f"  default queue:  {settings.CELERY_TASK_DEFAULT_QUEUE}")
 

@@ -9,16 +9,20 @@ RPC backend cannot run chords at all.
 from kombu import Queue
 
 from step04_fastapi_canvas.settings import get_settings
-from workshop.celery_defaults import RELIABILITY
-from workshop.settings import DEFAULT_REDIS_URL, celery_services
 
 settings = get_settings()
-services = celery_services(default_backend=DEFAULT_REDIS_URL)
 
-globals().update(RELIABILITY)  # JSON only, late acks, time limits... (workshop/celery_defaults.py)
-broker_url = services.broker.url
-result_backend = services.backend.url
-broker_transport_options = services.celery_config().get("broker_transport_options", {})
+broker_url = settings.celery_broker_url
+result_backend = settings.celery_result_backend
+if broker_url.startswith("filesystem://"):
+    # The embedded default (no server): kombu keeps each message as a file in this folder.
+    (settings.celery_broker_folder / "messages").mkdir(parents=True, exist_ok=True)
+    broker_transport_options = {
+        "data_folder_in": str(settings.celery_broker_folder / "messages"),
+        "data_folder_out": str(settings.celery_broker_folder / "messages"),
+        "control_folder": str(settings.celery_broker_folder / "control"),
+        "polling_interval": 0.1,
+    }
 
 # Two queues, as in the seed: the sum tasks go to "<default>-sum"; a worker consumes both.
 task_default_queue = settings.celery_task_default_queue
@@ -33,8 +37,33 @@ task_routes = {
     "step04_fastapi_canvas.tasks.arithmetic.sum_multiply": {"queue": SUM_QUEUE},
 }
 
+# Reliability, the same as step 1's (its README.md, "Reliability defaults", says why).
+task_serializer = result_serializer = "json"
+accept_content = ["json"]  # a worker never unpickles what came over the network
+task_acks_late = task_reject_on_worker_lost = True  # a worker that dies loses no message
+worker_cancel_long_running_tasks_on_connection_loss = True
+worker_prefetch_multiplier = 1
+task_track_started = True
+broker_connection_retry_on_startup = True
+# The web answers 503 at once when a server is down: quick connects, two quick retries.
+broker_connection_timeout = 2
+task_publish_retry = True
+task_publish_retry_policy = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
+redis_socket_connect_timeout, redis_socket_timeout = 2, 5
+result_backend_transport_options = {
+    "retry_policy": {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
+}
+# add takes 20 s x TASK_DELAY_SCALE (2 at most): 40 s, under the soft limit.
+task_soft_time_limit, task_time_limit = 45, 60
+
 # A saved GroupResult (and every task result) expires after this: then restore() gives None.
 result_expires = 24 * 3600
+result_extended = True
 # Send task events (Flower shows them).
 worker_send_task_events = True
 task_send_sent_event = True

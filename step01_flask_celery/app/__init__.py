@@ -16,7 +16,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     app = Flask(__name__)
 
     # Settings come from the environment: the same code runs on a laptop, in CI, in a container.
+    # FLASK_-prefixed variables come last (FLASK_CELERY__task_acks_late=false: one Celery setting).
     app.config.from_mapping(load_config())
+    app.config.from_prefixed_env()
     app.config.from_mapping(overrides or {})
 
     # Celery becomes an extension of this app: built from app.config, stored in app.extensions.

@@ -2,12 +2,23 @@
 
 import logging
 
+import redis.exceptions
+import sqlalchemy.exc
 from flask import Flask, jsonify, request
+from kombu.exceptions import OperationalError
+from kombu.utils.url import maybe_sanitize_url
 from werkzeug.exceptions import HTTPException
 
-from workshop.service_errors import SERVICE_ERRORS, unavailable_message
-
 log = logging.getLogger(__name__)
+
+# The broker (kombu) or the result backend (Redis, SQL) did not answer.
+SERVICE_ERRORS = (
+    OperationalError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    sqlalchemy.exc.OperationalError,
+    ConnectionError,
+)
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -22,7 +33,7 @@ def register_error_handlers(app: Flask) -> None:
         log.warning("service unavailable: %r", error)
         body = {
             "error": "Service Unavailable",
-            "message": unavailable_message(app.extensions["celery"], error, request.method),
+            "message": unavailable(app.extensions["celery"].conf, error, request.method),
         }
         return jsonify(body), 503, {"Retry-After": "5"}
 
@@ -55,3 +66,15 @@ def _allow_header(error: HTTPException) -> dict:
     return (
         {"Allow": ", ".join(error.valid_methods)} if getattr(error, "valid_methods", None) else {}
     )
+
+
+def unavailable(conf, error: Exception, method: str) -> str:
+    """Name the server that failed, with its URL (password masked): the fix is obvious."""
+    if isinstance(error, OperationalError):
+        what = f"The broker at {maybe_sanitize_url(conf.broker_url)}"
+    elif isinstance(error, redis.exceptions.RedisError | sqlalchemy.exc.SQLAlchemyError):
+        what = f"The result backend at {maybe_sanitize_url(conf.result_backend)}"
+    else:
+        what = f"A server ({type(error).__name__})"
+    queued = " Nothing was queued." if method == "POST" else ""
+    return f"{what} did not answer.{queued} Try again later."

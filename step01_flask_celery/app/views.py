@@ -1,17 +1,22 @@
 """The task API: submit work, then poll its state with the task id."""
 
 import json
+import socket
+from urllib.parse import urlsplit
 
 from celery import states
 from celery.result import AsyncResult
 from celery.utils import uuid
 from flask import Blueprint, abort, current_app, request, url_for
+from kombu.utils.url import maybe_sanitize_url
 
 from step01_flask_celery.app.tasks import process_data
 
 api = Blueprint("api", __name__)
 
 MAX_SECONDS = 30
+# The port of each kind of server when its URL does not say.
+DEFAULT_PORTS = {"amqp": 5672, "pyamqp": 5672, "redis": 6379, "postgresql": 5432, "psycopg": 5432}
 # What a JSON value is called in JSON, for error messages.
 JSON_TYPES = {
     list: "an array",
@@ -36,19 +41,36 @@ def index():
 
 @api.get("/health")
 def health():
-    services = current_app.config["SERVICES"]
-    # "ok" means this app answers and its servers accept connections right now.
-    broker, backend = services.broker.describe(), services.backend.describe()
+    """Which broker and result backend this app uses, and whether each accepts a connection now
+    ("ok" and 200, or "degraded" and 503: what a load balancer or a container check reads)."""
+    conf = current_app.extensions["celery"].conf
+    broker, backend = server(conf.broker_url), server(conf.result_backend)
     up = broker["reachable"] and backend["reachable"]
+    embedded = broker["embedded"] or backend["embedded"]
     body = {
         "status": "ok" if up else "degraded",
-        "mode": services.mode,
-        "embedded": services.embedded,
+        # The embedded default: no server, a folder and a SQLite file (README.md, section 4).
+        "mode": "embedded" if embedded else "services",
+        "embedded": embedded,
         "broker": broker,
         "result_backend": backend,
-        "banner": services.banner(),
     }
     return body, 200 if up else 503
+
+
+def server(url: str) -> dict:
+    """A server's URL (password masked), and whether something accepts a TCP connection there.
+    A filesystem broker or a SQLite file is the embedded default: always there."""
+    parts = urlsplit(url)
+    port = parts.port or DEFAULT_PORTS.get(parts.scheme.split("+")[-1])
+    reachable = True
+    if port:
+        try:
+            socket.create_connection((parts.hostname or "localhost", port), timeout=0.3).close()
+        except OSError:
+            reachable = False
+    embedded = parts.scheme in ("filesystem", "db+sqlite")
+    return {"url": maybe_sanitize_url(url), "embedded": embedded, "reachable": reachable}
 
 
 @api.post("/api/process_data")

@@ -1,4 +1,5 @@
-"""Django settings of step 3, read from the environment (.env.example lists every variable).
+"""Django settings of step 3, read from the environment (.env.example lists every variable;
+`make env STEP=step03` prints what `make step03` gives).
 
 The Celery part is at the end: every CELERY_ setting here is read by project/celery.py.
 """
@@ -9,21 +10,23 @@ from pathlib import Path
 import dj_database_url
 from django.core.management.utils import get_random_secret_key
 
-from workshop import steps
-from workshop.celery_defaults import RELIABILITY
-from workshop.settings import celery_services, print_banner
 
-HERE = Path(__file__).resolve().parent
-SETTINGS = steps.settings(steps.STEPS["step03"])  # the variables, checked (environment.py)
+def env_list(name: str, default: str = "") -> list[str]:
+    """A comma-separated variable as a list: "localhost,127.0.0.1"."""
+    return [part.strip() for part in os.environ.get(name, default).split(",") if part.strip()]
 
-# PostgreSQL and RabbitMQ when they answer; otherwise SQLite and kombu's filesystem broker
-# under .run/, with a banner that says so (WORKSHOP_MODE, workshop/settings.py).
-SERVICES = celery_services(default_backend="django-db", database=True)
-print_banner(SERVICES)
+
+def env_bool(name: str) -> bool:
+    return os.environ.get(name, "false").strip().lower() in ("1", "true", "yes", "on")
+
+
+BASE_DIR = Path(__file__).resolve().parent.parent  # step03_django_rabbitmq/
+# Run-time files (the secret key, collected static files): `make step03` says where.
+RUN_DIR = Path(os.environ.get("STEP_RUN_DIR", BASE_DIR.parent / ".run" / "step03"))
 
 
 def secret_key(path: Path) -> str:
-    """A random key made once and kept in .run/, when DJANGO_SECRET_KEY is not set."""
+    """A random key made once and kept in RUN_DIR, when DJANGO_SECRET_KEY is not set."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         # Readable by its owner only, from the moment it exists.
@@ -32,9 +35,10 @@ def secret_key(path: Path) -> str:
     return path.read_text().strip()
 
 
-SECRET_KEY = SETTINGS.django_secret_key or secret_key(SETTINGS.workshop_run_dir / "django-key")
-DEBUG = SETTINGS.django_debug
-ALLOWED_HOSTS = SETTINGS.django_allowed_hosts
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or secret_key(RUN_DIR / "django-key")
+# Debug pages and tracebacks in the browser: only while developing (`make step03` turns it on).
+DEBUG = env_bool("DJANGO_DEBUG")
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -98,7 +102,8 @@ def database(url: str) -> dict:
     return dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
 
 
-DATABASES = {"default": database(SERVICES.database.url)}
+DATABASE_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@localhost:5432/postgres")
+DATABASES = {"default": database(DATABASE_URL)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LANGUAGE_CODE = "en-us"
@@ -107,12 +112,12 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = SETTINGS.workshop_run_dir / "static"  # `collectstatic` writes there
+STATIC_ROOT = RUN_DIR / "static"  # `collectstatic` writes there
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
-WHITENOISE_USE_FINDERS = True  # no `collectstatic` needed to run the workshop
+WHITENOISE_USE_FINDERS = True  # no `collectstatic` needed to run the step
 
 # Behind an HTTPS proxy (DJANGO_HTTPS=true): what `manage.py check --deploy` asks for.
-if SETTINGS.django_https:
+if env_bool("DJANGO_HTTPS"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = True
     SECURE_HSTS_SECONDS = 3600
@@ -123,33 +128,67 @@ if SETTINGS.django_https:
 
 # --- Celery (project/celery.py reads every setting that starts with CELERY_) -------------------
 
-# The workshop's reliability defaults (JSON only, late acks, time limits, quick publish
-# retries...), each named the Django way: task_acks_late is CELERY_TASK_ACKS_LATE.
-globals().update({f"CELERY_{name.upper()}": value for name, value in RELIABILITY.items()})
-
-CELERY_BROKER_URL = SERVICES.broker.url
-CELERY_BROKER_TRANSPORT_OPTIONS = SERVICES.celery_config().get("broker_transport_options", {})
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "amqp://guest:guest@localhost:5672//")
+CELERY_BROKER_TRANSPORT_OPTIONS = {}
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    # The embedded default (no server): kombu keeps each message as a file in this folder.
+    _folder = Path(os.environ.get("CELERY_BROKER_FOLDER", RUN_DIR.parent / "broker"))
+    (_folder / "messages").mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_folder / "messages"),
+        "data_folder_out": str(_folder / "messages"),
+        "control_folder": str(_folder / "control"),
+        "polling_interval": 0.1,
+    }
 if CELERY_BROKER_URL.startswith("redis"):
     # Redis gives an unacknowledged message to another worker after this many seconds: keep
     # it above the longest task AND the longest retry countdown, or a task runs twice.
     CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = 3600
-CELERY_TASK_DEFAULT_QUEUE = SETTINGS.celery_task_default_queue
+# Its own queue: a step-2 worker on the same broker never receives a scrape.
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "scraper")
 
-# Results in this database (django-celery-results), "django-db" unless CELERY_RESULT_BACKEND
-# says otherwise.
-CELERY_RESULT_BACKEND = SERVICES.backend.url
+# Results in this database (django-celery-results) unless CELERY_RESULT_BACKEND says otherwise.
+CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", "django-db")
 # Store the task's name, arguments and worker: without it those columns stay empty.
 CELERY_RESULT_EXTENDED = True
 # Record STARTED when a worker begins: without it a running task looks PENDING until it ends.
 CELERY_TASK_TRACK_STARTED = True
 
+# Reliability, as in step 1 (its README.md, "Reliability defaults", says why each is there).
+CELERY_ACCEPT_CONTENT = ["json"]  # a worker never unpickles what came over the network
+CELERY_TASK_SERIALIZER = CELERY_RESULT_SERIALIZER = "json"
+CELERY_TASK_ACKS_LATE = True  # acknowledged once done: a worker that dies loses nothing
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The view answers 503 within seconds when the broker is down, instead of hanging.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
+# A default time limit for every task; the scraper's tasks set their own.
+CELERY_TASK_SOFT_TIME_LIMIT, CELERY_TASK_TIME_LIMIT = 45, 60
+CELERY_RESULT_EXPIRES = 24 * 3600
+
 # --- The scraper ---------------------------------------------------------------------------------
 
-DEMO_BLOG_URL = SETTINGS.demo_blog_url or f"http://127.0.0.1:{SETTINGS.demo_blog_port}"
+DEMO_BLOG_URL = (
+    os.environ.get("DEMO_BLOG_URL")
+    or f"http://127.0.0.1:{os.environ.get('DEMO_BLOG_PORT', '8004')}"
+)
 SCRAPER = {
     "DEFAULT_SOURCE": f"{DEMO_BLOG_URL}/feed.xml",
     # Only these are scraped: the demo blog (its feed and its index page) and SCRAPE_SOURCES.
-    "ALLOWED_SOURCES": [f"{DEMO_BLOG_URL}/feed.xml", f"{DEMO_BLOG_URL}/", *SETTINGS.scrape_sources],
+    "ALLOWED_SOURCES": [
+        f"{DEMO_BLOG_URL}/feed.xml",
+        f"{DEMO_BLOG_URL}/",
+        *env_list("SCRAPE_SOURCES"),
+    ],
     "USER_AGENT": "workshop-scraper/1.0 (the step-3 scraper of the async-tasks workshop)",
     "TIMEOUT": 10,  # seconds, for each request
 }

@@ -31,8 +31,10 @@ def revoke(task_id: str) -> JSONResponse:
     # Every worker remembers the id (in its --statedb file too) and drops the message when it
     # comes; terminate=True also kills the pool process that may be running it now, which the
     # prefork pool allows (the solo and threads pools cannot: there the task runs to its end).
+    # The first reply is enough (limit=1): the broadcast reached the workers. Waiting the whole
+    # second for every reply would let a running task finish before the next revoke is sent.
     replies = celery_app.control.revoke(
-        task_id, terminate=True, signal="SIGTERM", reply=True, timeout=1
+        task_id, terminate=True, signal="SIGTERM", reply=True, timeout=1, limit=1
     )
     if not replies:
         raise HTTPException(503, "No worker answered: the task may still run. Try again.")
