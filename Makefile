@@ -22,7 +22,7 @@ SLIDES_OUT ?= build/slides
 PORT_ARG := $(if $(PORT),--port $(PORT))
 STEP_ARG := $(if $(STEP),--step $(STEP))
 
-.PHONY: help setup bench doctor services step01 step01-broken step01-docker check-step01 \
+.PHONY: help setup bench doctor env services step01 step01-broken step01-docker check-step01 \
 	step02 step02-docker check-step02 step03 step03-docker check-step03 step04 step04-docker \
 	check-step04 ps trace stress demo faults notebooks notebooks-html slides slides-pdf test lint \
 	clean
@@ -43,6 +43,10 @@ $(STAMP): pyproject.toml constraints.txt
 
 doctor: setup ## list what this machine has (Python, services, nginx, docker, ports) with fixes
 	@$(BIN)/python -m workshop doctor
+
+env: setup ## the variables a step runs with, as export lines: make env STEP=step01
+	@test -n "$(STEP)" || { echo "Usage: make env STEP=step01 (then: eval \"\$$(make -s env STEP=step01)\")"; exit 2; }
+	@$(BIN)/python -m workshop env $(STEP) $(PORT_ARG)
 
 services: ## start RabbitMQ, Redis and PostgreSQL (Docker), or say how to get them
 	@if docker info >/dev/null 2>&1; then \
@@ -120,8 +124,8 @@ stress: setup ## load the running step: N requests, C at a time (step 2: TARGET=
 	@$(BIN)/python -m workshop stress -n $(N) -c $(C) $(if $(TARGET),--target $(TARGET)) \
 		$(STEP_ARG) $(PORT_ARG)
 
-bench: setup ## what each hop of step 2 costs, in one bounded run: build/bench/bench.md and .png
-	@$(BIN)/python -m workshop bench
+bench: setup ## what each hop of step 2 costs, in rounds (QUICK=1: one short round): build/bench/
+	@$(BIN)/python -m workshop bench $(if $(QUICK),--quick)
 
 demo: setup ## for instructors: start step 2, 50 requests, spread, one timeline, stop
 	@$(BIN)/python -m workshop demo $(STEP_ARG) $(PORT_ARG)

@@ -1,5 +1,5 @@
-"""Workshop commands: ``python -m workshop doctor|run|check|ps|trace|stress|demo|faults``,
-``notebooks-html`` and ``slides``.
+"""Workshop commands: ``python -m workshop doctor|run|env|check|ps|trace|stress|demo|faults``,
+``bench``, ``notebooks-html`` and ``slides``.
 
 Every command that concerns a step takes it from the registry (workshop/steps/).
 """
@@ -8,7 +8,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from pydantic import ValidationError
 from rich.console import Console
+
+from workshop.registry import BadSetting
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,6 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     port.add_argument("--port", type=int, help="the step's main port (make ... PORT=)")
     run = commands.add_parser("run", parents=[port], help="start a step (Ctrl-C stops it)")
     run.add_argument("step", choices=names)
+    env = commands.add_parser(
+        "env", parents=[port], help="the variables a step runs with, as `export` lines"
+    )
+    env.add_argument("step", choices=names)
     check = commands.add_parser("check", parents=[port], help="verify a running step, hop by hop")
     check.add_argument("step", choices=names)
     check.add_argument("--url", help="where the step answers (default: its main port)")
@@ -48,8 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     stress.add_argument("--no-baseline", action="store_true", help="skip the apply_async run")
     stress.add_argument("--timeout", type=float, help="seconds to wait for the tasks")
     bench = commands.add_parser("bench", help="what each hop of step 2 costs, against floors")
-    bench.add_argument("--seconds", type=float, default=5, help="seconds of load per HTTP row")
-    bench.add_argument("--tasks", type=int, default=1000, help="tasks per task row")
+    bench.add_argument("--quick", action="store_true", help="one short round, no variants")
     demo = commands.add_parser("demo", parents=[port], help="a step for an audience, end to end")
     demo.add_argument("--step", choices=names)
     demo.add_argument("-n", "--requests", type=int, default=50)
@@ -72,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "bench":
         from workshop.tools.bench import bench
 
-        return bench(console, args.seconds, args.tasks)
+        return bench(console, args.quick)
     if args.command == "notebooks-html":
         from workshop.tools.notebooks_html import notebooks_html
 
@@ -103,12 +109,22 @@ def main(argv: list[str] | None = None) -> int:
         from workshop.launcher import run
 
         return run(step, console)
+    from workshop.environment import environment
+    from workshop.services import ServiceUnavailable
+
+    try:
+        env = environment(step)
+    except ServiceUnavailable as error:
+        console.print(f"[red]{error}[/]")
+        return 1
+    if args.command == "env":
+        print(env.exports())
+        return 0
     if args.command == "check":
         from workshop.checks import run_checks
 
-        settings = steps.settings(step)
-        url = args.url or f"http://localhost:{steps.ports(step, settings)[step.main_port.name]}"
-        return run_checks(step, url.rstrip("/"), settings, args.timeout, console)
+        url = args.url or f"http://localhost:{env.ports[step.main_port.name]}"
+        return run_checks(env, url.rstrip("/"), args.timeout, console)
     if args.command == "trace":
         from workshop.tools.trace import trace_command
 
@@ -117,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         from workshop.tools.stress import stress
 
         code, _ = stress(
-            step,
+            env,
             args.requests,
             args.concurrency,
             args.target,
@@ -133,10 +149,10 @@ def main(argv: list[str] | None = None) -> int:
         return faults(step, console)
     from workshop.tools.demo import demo
 
-    return demo(step, args.requests, console)
+    return demo(env, args.requests, console)
 
 
-def bad_settings(error) -> str:
+def bad_settings(error: ValidationError) -> str:
     """One line per variable that has a value the settings model refuses."""
     return "\n".join(
         f"✗ {'.'.join(map(str, e['loc'])).upper()}={e['input']!r}: {e['msg']}. "
@@ -146,12 +162,13 @@ def bad_settings(error) -> str:
 
 
 if __name__ == "__main__":
-    from pydantic import ValidationError
-
     try:
         sys.exit(main())
     except KeyboardInterrupt:  # Ctrl-C before a command started anything: no traceback
         sys.exit(130)
-    except ValidationError as error:  # NGINX_PORT=88a, TASK_SECONDS=-1...
+    except ValidationError as error:  # WORKER_CONCURRENCY=0, WORKSHOP_MODE=sometimes...
         print(bad_settings(error), file=sys.stderr)
+        sys.exit(2)
+    except BadSetting as error:  # NGINX_PORT=88a
+        print(error, file=sys.stderr)
         sys.exit(2)

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import shutil
 import socket
+from collections.abc import Mapping
 from pathlib import Path
 
 import httpx
 from celery import Celery
 
-from workshop.settings import Settings, filesystem_transport_options, safe_url
+from workshop.settings import safe_url
 
 # sbin folders are not on every user's PATH, yet nginx runs from there without root.
 EXTRA_BIN_DIRS = ("/usr/sbin", "/usr/local/sbin", "/opt/homebrew/bin")
@@ -47,18 +48,50 @@ def http_ok(url: str) -> bool:
         return False
 
 
+def transport_options(variables: Mapping[str, str]) -> dict:
+    """kombu's options for the broker these variables name: the folders of the filesystem
+    broker (the embedded default), none for a server."""
+    folder = variables.get("CELERY_BROKER_FOLDER")
+    if not folder or not variables.get("CELERY_BROKER_URL", "").startswith("filesystem://"):
+        return {}
+    return {
+        "data_folder_in": f"{folder}/messages",
+        "data_folder_out": f"{folder}/messages",
+        "control_folder": f"{folder}/control",
+        "polling_interval": 0.1,
+    }
+
+
+def celery_client(variables: Mapping[str, str]) -> Celery:
+    """A Celery app of the tools' own, on a step's broker, result backend and queue: it sends
+    tasks by name and reads results, without importing the step's code."""
+    app = Celery(
+        "workshop-client",
+        broker=variables["CELERY_BROKER_URL"],
+        backend=variables["CELERY_RESULT_BACKEND"],
+        set_as_current=False,
+    )
+    app.conf.update(
+        broker_transport_options=transport_options(variables),
+        task_default_queue=variables["CELERY_TASK_DEFAULT_QUEUE"],
+        accept_content=["json"],
+        result_extended=True,
+        broker_connection_timeout=2,
+    )
+    return app
+
+
 class OtherBroker(Exception):
     """The running step uses a broker this command cannot reach: its password is not known here."""
 
 
-def broker_url_for(health: dict) -> tuple[str, dict]:
+def broker_url_for(health: dict, variables: Mapping[str, str]) -> tuple[str, dict]:
     """The broker of a running step, as /health names it (with its password masked). A URL
-    with nothing masked is used as it is; otherwise this command's own CELERY_BROKER_URL
-    (from the environment or .env) gives the password, if it names the same broker."""
-    settings = Settings()
+    with nothing masked is used as it is; otherwise the broker these variables name (the
+    launcher's choice, from CELERY_BROKER_URL) gives the password, if it is the same broker."""
     if health["broker"]["embedded"]:
-        return "filesystem://", filesystem_transport_options(settings.workshop_run_dir)
-    shown, own = health["broker"]["url"], settings.celery_broker_url
+        return "filesystem://", transport_options(variables)
+    shown, own = health["broker"]["url"], variables["CELERY_BROKER_URL"]
     if safe_url(own) == shown:
         return own, {}
     if safe_url(shown) == shown and "**" not in shown:

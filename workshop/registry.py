@@ -8,6 +8,7 @@ walks through step 2's declaration.
 
 from __future__ import annotations
 
+import os
 import socket
 import string
 from collections.abc import Callable, Mapping
@@ -18,6 +19,10 @@ from typing import Literal
 from workshop.settings import ROOT, Settings
 
 
+class BadSetting(ValueError):
+    """A variable has a value the workshop cannot use; the message says which, and why."""
+
+
 @dataclass(frozen=True)
 class Port:
     """A port the step listens on. Its number comes from `variable`, else `default`."""
@@ -26,6 +31,12 @@ class Port:
     default: int
     variable: str  # "NGINX_PORT": read by every command, so all of them follow a change
     label: str  # "Nginx", for messages and `make doctor`
+
+    def number(self, environ: Mapping[str, str]) -> int:
+        text = environ.get(self.variable, str(self.default))
+        if not (text.strip().isdigit() and 1 <= int(text) <= 65535):
+            raise BadSetting(f"✗ {self.variable}={text!r}: not a port number (1 to 65535).")
+        return int(text)
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,20 @@ class Program:
 
 
 @dataclass(frozen=True)
+class Trip:
+    """One request of a round trip: POST `path` with `body`; its `Location` is polled until the
+    work is done, and `expect`, when given, is (a key of the final answer, the value it must
+    hold)."""
+
+    path: str
+    body: dict = field(default_factory=dict)
+    expect: tuple[str, object] | None = None
+    # Long work (step 4's tasks, at TASK_DELAY_SCALE=1, which its /health gives): waited for.
+    seconds: float = 0
+    label: str = "task"  # what it starts, in the check's lines
+
+
+@dataclass(frozen=True)
 class TaskApi:
     """The task API of DESIGN.md, as this step serves it (read by `check`, `stress` and `demo`)."""
 
@@ -64,18 +89,22 @@ class TaskApi:
     submit: str = "/api/process_data"
     status: str = "/api/tasks/{task_id}"
     task: str = "step01_flask_celery.app.tasks.process_data"  # its Celery name
+    # What `make check-stepNN` sends from POST to SUCCESS.
+    trips: tuple[Trip, ...] = (Trip("/api/process_data", {"seconds": 0.5, "from": "check"}),)
     # How `stress` knows a task ended: its result in the result backend, or the status URL
     # (when the task starts more work, like step 3's chord, and only the API knows the end).
     done_by: Literal["backend", "api"] = "backend"
     # Whether the task can be sent straight to the broker, for `stress`'s baseline.
     baseline: bool = True
+    # What `stress` sends with each request; unset: {"seconds": <its --seconds>}.
+    load: Mapping[str, object] | None = None
 
-    def body(self, seconds: float, number: int) -> dict:
-        return {"seconds": seconds, "n": number}
+    def body(self, seconds: float) -> dict:
+        return dict(self.load) if self.load is not None else {"seconds": seconds}
 
-    def arguments(self, seconds: float, number: int) -> tuple:
+    def arguments(self, seconds: float) -> tuple:
         """The task's own arguments for the same request, for a baseline sent with send_task."""
-        return ({"n": number}, seconds, False)
+        return ({}, seconds, False)
 
 
 @dataclass(frozen=True)
@@ -99,26 +128,23 @@ class Step:
     # Programs that must be installed, each with how to install it.
     needs: Mapping[str, str] = field(default_factory=dict)
     # More variables for the step's processes; {NAME} is filled from the ports' variables,
-    # STEP_RUN_DIR and STEP_LOG_DIR. A learner's own setting (environment, .env) wins.
+    # STEP_RUN_DIR, STEP_LOG_DIR, NGINX_USER and PASSWORD (random, per run). A learner's own
+    # value (environment, .env) wins.
     env: Mapping[str, str] = field(default_factory=dict)
     # Files written into the run folder from templates in the step folder, ${NAME} filled from
     # the processes' environment (as the nginx image's envsubst does).
     templates: Mapping[str, str] = field(default_factory=dict)
-    prepare: str | None = None  # "module:function" called before the services are chosen
-    # "module:Class": a subclass of workshop.settings.Settings in the step's folder, with the
-    # variables only this step reads; the launcher, `check` and the tests then know them too.
-    settings: str | None = None
     # Its default CELERY_RESULT_BACKEND, when not Redis ("django-db": its Django database).
     result_backend: str | None = None
     # It keeps its data in DATABASE_URL (SQLite when embedded), chosen like the broker.
     database: bool = False
     # Commands run once before the programs start, in their environment (database migrations).
     before: tuple[str, ...] = ()
-    celery_app: str | None = None  # "module:attribute": the step's Celery app, for the tools
+    queue: str = "celery"  # its default CELERY_TASK_DEFAULT_QUEUE, as its own code has it
+    # For the tools: `check`, `stress` and `demo` use its task API; `trace` its spans; `faults`
+    # the table in DATABASE_URL where its workers count each task's runs (runs > 1: twice).
     task_api: TaskApi | None = None
     tracing: Tracing | None = None
-    # "module:attribute": the SQLAlchemy table in DATABASE_URL where its workers count every
-    # run of a task (`runs` > 1: it ran twice), for `faults`.
     history: str | None = None
 
     @property
@@ -140,9 +166,10 @@ class Step:
         values, host = settings.model_dump(), socket.gethostname()
         return [f"{ping.worker.format(**values)}@{host}" for ping in self.workers()]
 
-    def port_numbers(self, settings: Settings) -> dict[str, int]:
-        """Its ports by name, as these settings (the environment, .env) set them."""
-        return {port.name: getattr(settings, port.variable.lower()) for port in self.ports}
+    def port_numbers(self, environ: Mapping[str, str] | None = None) -> dict[str, int]:
+        """Its ports by name, as this environment sets them (default: this process's)."""
+        environ = os.environ if environ is None else environ
+        return {port.name: port.number(environ) for port in self.ports}
 
     def run_dir(self, settings: Settings) -> Path:
         """Where the step keeps its run-time files: .run/stepNN/ (logs/, rendered configs)."""

@@ -19,10 +19,12 @@ from pathlib import Path
 from celery import Celery
 
 from workshop import steps
+from workshop.environment import VENV_BIN, StepEnvironment, env_with_venv, environment
 from workshop.launcher.background import Background
-from workshop.launcher.processes import VENV_BIN, env_with_venv, signals_ignored
+from workshop.launcher.processes import signals_ignored
 from workshop.probe import free_port
 from workshop.scratch import delete_queues
+from workshop.settings import Settings
 
 
 class StepDidNotStart(RuntimeError):
@@ -52,11 +54,13 @@ class IsolatedStep:
         self.launcher = Background.step(name, self.run_dir / "launcher.log", self.env)
         self.broker = self.settings().celery_broker_url  # where its queues are deleted
 
-    def settings(self):
-        """The step's settings as its processes read them (this environment, then the defaults)."""
-        return steps.model(self.step).model_validate(
-            {key.lower(): value for key, value in self.env.items()}
-        )
+    def settings(self) -> Settings:
+        """The workshop's settings as this step's launcher reads them (its environment first)."""
+        return Settings.of(self.env)
+
+    def environment(self) -> StepEnvironment:
+        """The variables its launcher gives its processes (`make env` for this step)."""
+        return environment(self.step, self.env)
 
     def port(self, name: str) -> int:
         return int(self.env[self.step.port(name).variable])

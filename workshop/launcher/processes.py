@@ -6,23 +6,10 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import threading
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 
 import psutil
-
-VENV_BIN = Path(sys.executable).parent
-
-
-def env_with_venv(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment, with this virtualenv's bin/ first on PATH (flask, celery, honcho)."""
-    env = dict(os.environ)
-    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
-    env.update(extra or {})
-    return env
-
 
 # Ctrl-C, `kill` and a closed terminal: each must stop what a command started.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)

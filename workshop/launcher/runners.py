@@ -16,8 +16,9 @@ from pathlib import Path
 
 import psutil
 
+from workshop.environment import VENV_BIN
 from workshop.launcher.follow import Follow
-from workshop.launcher.processes import VENV_BIN, stop_tree
+from workshop.launcher.processes import stop_tree
 from workshop.registry import Step
 from workshop.settings import ROOT
 

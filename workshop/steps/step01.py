@@ -24,10 +24,9 @@ STEP = Step(
         checks.flask_answers,
         checks.services_reachable,
         checks.workers_answer_ping,
-        checks.task_round_trip,
+        checks.round_trip,
         checks.unknown_id_is_404,
         checks.bad_json_is_400,
     ),
-    celery_app="step01_flask_celery.worker:celery_app",
     task_api=TaskApi(targets=("flask",)),
 )

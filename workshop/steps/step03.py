@@ -1,18 +1,37 @@
 """Step 3: Django + Celery + RabbitMQ + PostgreSQL, a scraper that stores articles, under
 supervisord (step03_django_rabbitmq/). workshop/README.md explains the fields."""
 
-from dataclasses import dataclass
+import httpx
 
 from workshop import checks
-from workshop.registry import Http, Ping, Port, Program, Step, TaskApi
+from workshop.checks import Context, beside_the_app
+from workshop.registry import Http, Ping, Port, Program, Step, TaskApi, Trip
 
 
-@dataclass(frozen=True)
-class ScrapeApi(TaskApi):
-    """POST /api/scrape with an empty body scrapes the demo blog."""
+# Its own checks; the shared ones are in workshop/checks.py.
+@beside_the_app
+def demo_blog_answers(context: Context) -> None:
+    port = context.ports["blog"]
+    try:
+        feed = httpx.get(f"http://127.0.0.1:{port}/feed.xml", timeout=5)
+        ok = feed.status_code == 200 and b"<rss" in feed.content
+    except httpx.HTTPError:
+        ok = False
+    if ok:
+        context.report.ok(f"the demo blog serves its feed at http://127.0.0.1:{port}/feed.xml")
+    else:
+        context.report.fail(
+            f"the demo blog does not answer on port {port}", f"read {context.log('blog')}"
+        )
 
-    def body(self, seconds: float, number: int) -> dict:
-        return {}
+
+def articles_listed(context: Context) -> None:
+    """Step 3: what the scrapes stored is listed by the API."""
+    stored = context.client.get("/api/articles").json()["count"]
+    if stored:
+        context.report.ok(f"GET /api/articles lists {stored} articles")
+    else:
+        context.report.fail("GET /api/articles lists no article", "read the worker's log")
 
 
 STEP = Step(
@@ -34,7 +53,7 @@ STEP = Step(
     result_backend="django-db",  # django-celery-results, in the step's database
     database=True,
     before=("python step03_django_rabbitmq/manage.py migrate --noinput",),
-    settings="step03_django_rabbitmq.project.environment:Step03Settings",
+    queue="scraper",
     try_lines=(
         "Articles:  http://localhost:{DJANGO_PORT}/          "
         "Tasks: http://localhost:{DJANGO_PORT}/tasks/",
@@ -50,20 +69,23 @@ STEP = Step(
     checks=(
         checks.django_answers,
         checks.services_reachable,
-        checks.demo_blog_answers,
+        demo_blog_answers,
         checks.workers_answer_ping,
-        checks.scrape_round_trip,
+        checks.round_trip,
+        articles_listed,
         checks.unknown_id_is_404,
         checks.bad_json_is_400,
     ),
-    celery_app="step03_django_rabbitmq.project:celery_app",
-    task_api=ScrapeApi(
+    # An empty body scrapes the demo blog. A scrape ends with its chord's callback, which only
+    # the status URL follows; its task needs a Scrape row first: no baseline straight to the
+    # broker.
+    task_api=TaskApi(
         targets=("django",),
         submit="/api/scrape",
         task="step03_django_rabbitmq.articles.tasks.scrape",
-        # A scrape ends with its chord's callback, which only the status URL follows; and
-        # its task needs a Scrape row first, so it cannot be sent straight to the broker.
+        trips=(Trip("/api/scrape", label="scrape"),),
         done_by="api",
         baseline=False,
+        load={},
     ),
 )

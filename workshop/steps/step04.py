@@ -1,18 +1,30 @@
 """Step 4: FastAPI + Celery canvas (solo, chain, group, chord) with a live canvas page, under
 supervisord (step04_fastapi_canvas/). workshop/README.md explains the fields."""
 
-from dataclasses import dataclass
+import uuid
 
 from workshop import checks
-from workshop.registry import Http, Ping, Port, Program, Step, TaskApi
+from workshop.checks import Context
+from workshop.registry import Http, Ping, Port, Program, Step, TaskApi, Trip
 
 
-@dataclass(frozen=True)
-class CanvasApi(TaskApi):
-    """POST /workflows/solo with two numbers: one add task."""
+# Its own checks; the shared ones are in workshop/checks.py.
+def unknown_ids_are_404(context: Context) -> None:
+    for path in (f"/result/{uuid.uuid4()}", f"/result/group/{uuid.uuid4()}"):
+        status = context.client.get(path).status_code
+        if status == 404:
+            context.report.ok(f"GET {path.rsplit('/', 1)[0]}/<never submitted> → 404")
+        else:
+            context.report.fail(f"GET {path} answered {status}", "expected 404, not PENDING")
 
-    def body(self, seconds: float, number: int) -> dict:
-        return {"a": number, "b": 1}
+
+def bad_body_is_422(context: Context) -> None:
+    answer = context.client.post("/workflows/chord", json={"a": "three", "b": 10**9})
+    problems = answer.json().get("detail", []) if answer.status_code == 422 else []
+    if len(problems) == 2:
+        context.report.ok("a body with a word for a number and a number too big gets 422")
+    else:
+        context.report.fail(f"a bad body got {answer.status_code}", "expected 422, two errors")
 
 
 STEP = Step(
@@ -27,7 +39,7 @@ STEP = Step(
     ),
     # The seed's 20 s and 2 s, ten times shorter; the learner's TASK_DELAY_SCALE=1 wins.
     env={"TASK_DELAY_SCALE": "0.1"},
-    settings="step04_fastapi_canvas.settings:Step04Settings",
+    queue="default",  # the sum tasks go to "default-sum"
     try_lines=(
         "Canvas: http://localhost:{FASTAPI_PORT}/canvas     "
         "API docs: http://localhost:{FASTAPI_PORT}/docs",
@@ -44,17 +56,32 @@ STEP = Step(
         checks.fastapi_answers,
         checks.services_reachable,
         checks.workers_answer_ping,
-        checks.canvas_results,
-        checks.unknown_ids_are_404,
-        checks.bad_body_is_422,
+        checks.round_trip,
+        unknown_ids_are_404,
+        bad_body_is_422,
     ),
-    celery_app="step04_fastapi_canvas.celery_app:celery_app",
-    task_api=CanvasApi(
+    # POST /workflows/solo with two numbers: one add task.
+    task_api=TaskApi(
         targets=("fastapi",),
         submit="/workflows/solo",
         status="/result/{task_id}",
         task="step04_fastapi_canvas.tasks.arithmetic.add",
+        # On 3 and 4: the chain is add(3, 4) = 7, then sum_multiply(7, 3, 4) = [3 * 7, 4 * 7]
+        # (22 s at TASK_DELAY_SCALE=1); the group add and multiply side by side; the chord the
+        # group, then combine.
+        trips=(
+            Trip("/workflows/chain", {"a": 3, "b": 4}, ("result", [21, 28]), 22, "chain"),
+            Trip("/workflows/group", {"a": 3, "b": 4}, ("results", [7, 12]), 20, "group"),
+            Trip(
+                "/workflows/chord",
+                {"a": 3, "b": 4},
+                ("result", {"results": [7, 12], "total": 19}),
+                20,
+                "chord",
+            ),
+        ),
         done_by="api",
         baseline=False,
+        load={"a": 1, "b": 1},
     ),
 )

@@ -1,4 +1,5 @@
-"""The workshop's commands besides `run` and `check`: doctor, ps, trace, stress, demo.
+"""The workshop's commands besides `run`, `env` and `check`: doctor, ps, trace, stress, demo,
+bench, faults, slides.
 
 Each takes its step from the registry (workshop/steps/): the one named, else the running step
 that has what the command needs, else the last step that has it.
@@ -12,11 +13,12 @@ import psutil
 
 from workshop import steps
 from workshop.registry import Step
+from workshop.settings import Settings
 
 
 def launcher_pid(step: Step) -> int | None:
     """The pid of the step's honcho or supervisord while `make stepNN` runs, else None."""
-    pid_file = step.run_dir(steps.settings(step)) / "run.pid"
+    pid_file = step.run_dir(Settings()) / "run.pid"
     try:
         process = psutil.Process(int(pid_file.read_text()))
         if any(step.runner in part for part in process.cmdline()):

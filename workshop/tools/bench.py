@@ -1,52 +1,47 @@
-"""`make bench` (python -m workshop bench): what each hop of step 2 costs, side by side, in one
-bounded run on this machine, against floors measured in the same run.
+"""`make bench` (python -m workshop bench): what each hop of step 2 costs, against a naive stack
+measured in the same run, in interleaved rounds (`make bench QUICK=1`: one short round).
 
-Each row is one path, driven until it is done, with the CPU time of every process in it:
+- The naive stack: a Flask view calling delay() (a few lines the bench writes) under the same
+  Gunicorn and Nginx configuration, and plain workers.
+- Step 2 twice, as `make step02` starts it (IsolatedStep): tracing off, and tracing on.
 
-- floors: kombu publishing and consuming the same message on the same RabbitMQ; a minimal
-  Flask view calling `delay()` ("naive", a few lines written by the bench) under the same
-  Gunicorn and Nginx, and its worker;
-- Celery: `apply_async` from one process, then `apply_async` to SUCCESS with step 2's workers;
-- HTTP: step 2's enqueue through Gunicorn alone and through Nginx, tracing on and off, and
-  whole tasks from the HTTP request to SUCCESS;
-- workers: step 2's workers with the result backend, concurrency, prefetch, acks and events
-  changed one at a time.
-
-It writes build/bench/bench.md (the table), bench.json and bench.png (the plot). The enqueue
-rows run with no worker consuming, so that the web path does not share the cores with them.
+A round measures every row once, in turn, so that a slow moment of the machine falls on all
+rows alike; the first round is a warm-up, dropped. A row is the median of its rounds with their
+spread (min to max); its ratio to its floor is taken within each round, then the median. The
+naive row measured twice in a round is the machine's own noise. HTTP rows run with no worker
+consuming. Written: build/bench/bench.md, bench.json and bench.png.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import platform
 import resource
 import signal
+import statistics
 import subprocess
 import sys
 import time
 import uuid
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
 from rich.console import Console
-from rich.table import Table
+from rich.table import Table as RichTable
 
-from workshop import steps
-from workshop.launcher import Refused, preflight, render_templates, run_before
-from workshop.launcher.processes import VENV_BIN, env_with_venv, stop_tree
-from workshop.probe import free_port, http_ok, ping_workers, port_in_use
-from workshop.registry import TaskApi
-from workshop.scratch import delete_queues
+from workshop.environment import VENV_BIN, env_with_venv
+from workshop.launcher import create_result_tables, render_templates
+from workshop.launcher.isolated import IsolatedStep
+from workshop.launcher.processes import stop_tree
+from workshop.probe import celery_client, free_port, ping_workers, port_in_use
+from workshop.scratch import delete_queues, fresh_database
 from workshop.settings import ROOT, Settings
-from workshop.tools.stress import send_with_wrk, wait_for_results
-from workshop.waiting import wait_until
+from workshop.tools.stress import send_with_wrk
+from workshop.waiting import done_at, finished, wait_until
 
-STEP = "step02"
 TASK = "step01_flask_celery.app.tasks.process_data"
 NAIVE_TASK = "naive_app.process_data"
 NAIVE_APP = '''"""The naive stack of `make bench`: a Flask view calling delay(), nothing else."""
@@ -62,7 +57,7 @@ celery.conf.task_default_queue = os.environ["CELERY_TASK_DEFAULT_QUEUE"]
 
 @celery.task(name="naive_app.process_data")
 def process_data(payload, seconds):
-    return {"seconds": seconds, "finished_at": __import__("time").time()}
+    return {"seconds": seconds}
 
 
 app = Flask(__name__)
@@ -70,62 +65,132 @@ app = Flask(__name__)
 
 @app.post("/api/process_data")
 def submit():
-    result = process_data.delay(request.get_json(), 0)
-    return {"task_id": result.id}, 202
+    return {"task_id": process_data.delay(request.get_json(), 0).id}, 202
 '''
-# The variables of the step-2 worker that `bench` changes (read by workshop/tools/bench_worker.py).
-WORKER_DEFAULTS = {"concurrency": 2, "prefetch": 1, "acks_late": True, "events": True}
-# Shared servers, recognised by name; the bench's own processes are grouped by what started them.
+UNSTABLE = 0.25  # a spread (max - min) over this share of the median marks a row unstable
+# The process groups whose CPU is counted, by what their command line says.
 SERVERS = {"beam.smp": "RabbitMQ", "redis-server": "Redis", "postgres": "PostgreSQL"}
-OWN = {"nginx": "nginx", "gunicorn": "gunicorn", "naive": "gunicorn", "worker": "celery workers"}
+CPU_COLUMNS = ["nginx", "gunicorn", "workers", "RabbitMQ", "Redis", "PostgreSQL", "wrk", "bench"]
 
 
 @dataclass
 class Row:
-    group: str
+    """One path, measured once per round."""
+
+    group: str  # "http", "tasks", "workers", "noise"
     path: str
-    rate: float  # items per second
-    unit: str  # "requests/s", "tasks/s", "messages/s"
-    count: int
-    floor: str | None = None  # the path this one is compared with
-    ratio: float | None = None
-    p50_ms: float | None = None
-    p99_ms: float | None = None
-    cpu_ms: dict[str, float] = field(default_factory=dict)  # CPU ms per item, by process
+    unit: str  # "requests/s", "tasks/s"
+    floor: str | None = None  # the row it is compared with, in the same round
+    rates: list[float] = field(default_factory=list)
+    ratios: list[float] = field(default_factory=list)
+    p50_ms: list[float] = field(default_factory=list)
+    p99_ms: list[float] = field(default_factory=list)
+    cpu_ms: dict[str, list[float]] = field(default_factory=dict)  # per item, per round
+
+    def add(self, rate: float, cpu: dict[str, float], latency: tuple[float, float] | None = None):
+        self.rates.append(rate)
+        for group, ms in cpu.items():
+            self.cpu_ms.setdefault(group, []).append(ms)
+        if latency:
+            self.p50_ms.append(latency[0])
+            self.p99_ms.append(latency[1])
+
+    @property
+    def unstable(self) -> bool:
+        rate = statistics.median(self.rates)
+        return rate > 0 and (max(self.rates) - min(self.rates)) / rate > UNSTABLE
+
+
+def median_and_spread(values: list[float], digits: str = ".0f") -> str:
+    """`812 (790–830)`: the median, then the smallest and the largest."""
+    if not values:
+        return ""
+    middle = format(statistics.median(values), digits)
+    if len(values) == 1:
+        return middle
+    return f"{middle} ({min(values):{digits}}–{max(values):{digits}})"
+
+
+@dataclass
+class Table:
+    """The bench's one table, printed in the terminal and written as Markdown."""
+
+    title: str
+    columns: list[str]
+    rows: list[list[str]]
+
+    def rich(self) -> RichTable:
+        table = RichTable(title=self.title)
+        for column in self.columns:
+            table.add_column(column)
+        for row in self.rows:
+            table.add_row(*row)
+        return table
+
+    def markdown(self) -> str:
+        lines = [f"| {' | '.join(self.columns)} |", "|" + "---|" * len(self.columns)]
+        lines += [f"| {' | '.join(row)} |" for row in self.rows]
+        return "\n".join(lines)
+
+
+def table(report: dict) -> Table:
+    columns = ["path", "rate, median (min–max)", "vs its floor", "p50 / p99 ms", "CPU ms per item"]
+    rows = []
+    for row in report["rows"]:
+        row = Row(**row)
+        ratio = median_and_spread(row.ratios, ".2f") + "x" if row.ratios else ""
+        latency = ""
+        if row.p50_ms:
+            latency = f"{statistics.median(row.p50_ms):.1f} / {statistics.median(row.p99_ms):.1f}"
+        cpu = ", ".join(
+            f"{name} {statistics.median(row.cpu_ms[name]):.2f}"
+            for name in CPU_COLUMNS
+            if name in row.cpu_ms
+        )
+        rate = f"{median_and_spread(row.rates)} {row.unit}" + (" unstable" if row.unstable else "")
+        rows.append([row.path, rate, f"{ratio} {row.floor or ''}".strip(), latency, cpu])
+    return Table(f"make bench, {report['date']}", columns, rows)
+
+
+def ratio(rows: list[Row]) -> None:
+    """Each row's rate over its floor's, round by round."""
+    by_path = {row.path: row for row in rows}
+    for row in rows:
+        if row.floor in by_path:
+            floor = by_path[row.floor].rates
+            row.ratios = [mine / theirs for mine, theirs in zip(row.rates, floor, strict=False)]
 
 
 class CpuMeter:
-    """CPU seconds (user + system) of every process of each group, between start and stop: the
-    servers (all of their processes: other users of them count too), and the processes this
-    bench started, with their children."""
+    """CPU seconds (user + system) of each group of processes between start and stop: the
+    servers (all of their processes: other users of them count too), and the bench's own."""
 
-    def __init__(self, stack: Stack):
-        self.stack = stack
-
-    def groups(self) -> dict[int, str]:
-        me = psutil.Process()
-        found = {me.pid: "bench (this process)"}
-        for child in me.children(recursive=True):
-            with suppress(psutil.Error):
-                if child.name() == "wrk":
-                    found[child.pid] = "wrk"
-        for name, popen in self.stack.processes.items():
-            group = next(g for prefix, g in OWN.items() if name.startswith(prefix))
-            with suppress(psutil.Error):
-                top = psutil.Process(popen.pid)
-                for process in [top, *top.children(recursive=True)]:
-                    found[process.pid] = group
-        for process in psutil.process_iter(["name"]):
-            if process.info["name"] in SERVERS:
-                found[process.pid] = SERVERS[process.info["name"]]
-        return found
+    @staticmethod
+    def group(process: psutil.Process) -> str | None:
+        """Which group a process counts in: a server by its name, the others by their program
+        (a Celery pool process has its worker's command line)."""
+        if process.name() in SERVERS:
+            return SERVERS[process.name()]
+        argv = process.cmdline()
+        programs = {Path(arg).name for arg in argv[:2]}
+        if argv and argv[0].startswith("nginx"):  # "nginx: worker process"
+            return "nginx"
+        if "gunicorn" in programs:
+            return "gunicorn"
+        if "celery" in programs and "worker" in argv:
+            return "workers"
+        return None
 
     def sample(self) -> dict[tuple[str, int], float]:
-        seen = {}
-        for pid, group in self.groups().items():
+        seen, me = {}, psutil.Process()
+        found = [me, *me.children(recursive=True)]
+        found += [p for p in psutil.process_iter(["name"]) if p.info["name"] in SERVERS]
+        for process in found:
             with suppress(psutil.Error):
-                times = psutil.Process(pid).cpu_times()
-                seen[(group, pid)] = times.user + times.system
+                group = "bench" if process.pid == me.pid else self.group(process)
+                if group:
+                    times = process.cpu_times()
+                    seen[(group, process.pid)] = times.user + times.system
         return seen
 
     @contextmanager
@@ -143,285 +208,140 @@ def per_item(cpu: dict[str, float], count: int) -> dict[str, float]:
     return {g: round(1000 * s / count, 3) for g, s in cpu.items() if count and s > 0.0005}
 
 
-class Stack:
-    """The processes of one bench run, each started directly (no supervisord), on free ports."""
+class Bench:
+    """The naive stack and step 2 (tracing off and on), on free ports, each with its queues."""
 
-    def __init__(self, out: Path, console: Console):
+    def __init__(self, out: Path, database: str, console: Console):
         self.out, self.console = out, console
-        self.run_dir = out / "run"
-        self.queue = f"bench-{uuid.uuid4().hex[:8]}"
-        self.naive_queue = f"{self.queue}-naive"
-        self.ports = {name: free_port() for name in ("nginx", "gunicorn", "naive", "nginx_naive")}
-        self.processes: dict[str, subprocess.Popen] = {}
-        self.env: dict[str, str] = {}
-
-    def prepare(self) -> None:
-        step = steps.STEPS[STEP]
-        os.environ.update(
-            {
-                "WORKSHOP_MODE": "services",
-                "WORKSHOP_RUN_DIR": str(self.run_dir),
-                "CELERY_TASK_DEFAULT_QUEUE": self.queue,
-                "WORKER_PREFIX": "bench-",
-                "NGINX_PORT": str(self.ports["nginx"]),
-                "GUNICORN_PORT": str(self.ports["gunicorn"]),
-                "FLOWER_PORT": str(free_port()),
-            }
+        run_dir = out / "run"
+        common = {"WORKSHOP_RUN_DIR": str(run_dir), "DATABASE_URL": database, "COLUMNS": "200"}
+        self.off = IsolatedStep(
+            "step02", run_dir / "off", prefix="bench", OTEL_SDK_DISABLED="true", **common
         )
-        _, env = preflight(step)
-        render_templates(step, step.run_dir(steps.settings(step)), env)
-        (step.run_dir(steps.settings(step)) / "logs").mkdir(parents=True, exist_ok=True)
-        if not run_before(step, env, self.console):
-            raise Refused("the step's set-up commands failed")
-        self.env = env_with_venv(env)
-        self.logs = Path(env["STEP_LOG_DIR"])
-        # The naive stack: its own Nginx config (the same file, another upstream) and app.
-        (self.out / "naive_app.py").write_text(NAIVE_APP)
-        naive_env = {
-            **env,
-            "NGINX_PORT": str(self.ports["nginx_naive"]),
-            "GUNICORN_UPSTREAM": f"127.0.0.1:{self.ports['naive']}",
-            "STEP_RUN_DIR": str(self.run_dir / "naive"),
-        }
-        render_templates(step, self.run_dir / "naive", naive_env)
+        self.on = IsolatedStep(
+            "step02", run_dir / "on", prefix="bench", OTEL_SDK_DISABLED="false", **common
+        )
+        self.naive_queue = f"bench-{uuid.uuid4().hex[:8]}-naive"
+        self.ports = {"naive": free_port(), "naive_nginx": free_port()}
+        self.processes: dict[str, subprocess.Popen] = {}
+        self.logs = run_dir / "logs"
+        self.naive_workers: list[str] = []
 
-    def start(self, name: str, command: list[str], env: dict | None = None, cwd: Path = ROOT):
-        log = (self.logs / f"bench-{name}.log").open("ab")
+    def start(self) -> None:
+        for stack in (self.off, self.on):
+            stack.start()
+        variables = self.off.environment().variables
+        self.env = env_with_venv(variables)
+        self.logs.mkdir(parents=True, exist_ok=True)
+        (self.out / "naive_app.py").write_text(NAIVE_APP)
+        naive = {
+            **self.env,
+            "CELERY_TASK_DEFAULT_QUEUE": self.naive_queue,
+            "NAIVE_RESULTS": variables["CELERY_RESULT_BACKEND"],
+            "PYTHONPATH": str(self.out),
+        }
+        self.start_process(
+            "naive-web",
+            [str(VENV_BIN / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{self.ports['naive']}"]
+            + ["naive_app:app"],
+            naive,
+        )
+        # The naive stack's Nginx: step 2's own configuration, another upstream.
+        folder = self.out / "run" / "naive"
+        render_templates(
+            self.off.step,
+            folder,
+            {
+                **self.env,
+                "NGINX_PORT": str(self.ports["naive_nginx"]),
+                "GUNICORN_UPSTREAM": f"127.0.0.1:{self.ports['naive']}",
+                "STEP_RUN_DIR": str(folder),
+                "STEP_LOG_DIR": str(self.logs),
+                "NGINX_ACCESS_LOG": str(self.logs / "naive-access.log"),
+            },
+        )
+        nginx = ["nginx", "-p", str(folder / "nginx"), "-c", str(folder / "nginx" / "nginx.conf")]
+        self.start_process("naive-nginx", [*nginx, "-g", "daemon off;"], self.env)
+        self.naive_workers = self.start_workers("naive", "naive_app.celery", naive)
+        for port in self.ports.values():
+            wait_until(lambda port=port: port_in_use(port), 30, what="the naive stack")
+
+    def start_process(self, name: str, argv: list[str], env: dict, cwd: Path | None = None):
+        log = (self.logs / f"{name}.log").open("ab")
         self.processes[name] = subprocess.Popen(
-            command,
-            cwd=cwd,
-            env={**self.env, **(env or {})},
+            argv,
+            cwd=cwd or self.out,
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 
-    def stop(self, *names: str) -> None:
-        for name in names:
-            process = self.processes.pop(name, None)
-            if process is not None:
-                stop_tree(process, signal.SIGTERM, timeout=20)
-
-    def stop_all(self) -> None:
-        self.stop(*list(self.processes))
-
-    def nginx(self, which: str) -> None:
-        folder = self.run_dir / ("naive" if which == "naive" else STEP) / "nginx"
-        error_log = self.logs / f"bench-nginx-{which}-error.log"
-        self.start(
-            f"nginx-{which}",
-            ["nginx", "-p", str(folder), "-c", str(folder / "nginx.conf"), "-e", str(error_log)]
-            + ["-g", "daemon off;"],
-        )
-        port = self.ports["nginx" if which == "step02" else "nginx_naive"]
-        wait_until(lambda: port_in_use(port), 20, what="nginx")
-
-    def gunicorn(self, tracing: bool) -> None:
-        self.stop("gunicorn")
-        env = {"OTEL_SDK_DISABLED": "false" if tracing else "true"}
-        self.start(
-            "gunicorn",
-            [str(VENV_BIN / "gunicorn"), "-c", "step02_nginx_gunicorn/gunicorn.conf.py"]
-            + ["step02_nginx_gunicorn.wsgi:app"],
-            env,
-        )
-        url = f"http://127.0.0.1:{self.ports['gunicorn']}/health"
-        wait_until(lambda: http_ok(url), 30, what="gunicorn")
-
-    def naive_web(self) -> None:
-        self.start(
-            "naive-web",
-            [str(VENV_BIN / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{self.ports['naive']}"]
-            + ["naive_app:app"],
-            self.naive_env(),
-            cwd=self.out,
-        )
-        wait_until(lambda: port_in_use(self.ports["naive"]), 30, what="the naive web")
-
-    def naive_env(self) -> dict[str, str]:
-        return {
-            "CELERY_TASK_DEFAULT_QUEUE": self.naive_queue,
-            "NAIVE_RESULTS": "redis://127.0.0.1:6379/0",
-            "PYTHONPATH": str(self.out),
-        }
-
-    def workers(self, name: str = "step02", **settings) -> list[str]:
-        """Two Celery workers, as step 2 runs them, with `settings` changed; their names."""
-        chosen = {**WORKER_DEFAULTS, **settings}
+    def start_workers(self, name: str, app: str, env: dict, *options: str) -> list[str]:
+        """Two Celery workers as step 2 runs them (concurrency 2, prefetch 1, events), with
+        `options` added; their names, once both answer ping."""
         names = []
         for number in (1, 2):
-            worker = f"bench-{name}-{number}"
-            app = "naive_app.celery" if name == "naive" else "workshop.tools.bench_worker"
-            command = [str(VENV_BIN / "celery"), "-A", app, "worker", "--loglevel=WARNING"]
-            command += [f"--hostname={worker}@%h", f"--concurrency={chosen['concurrency']}"]
-            command += [f"--prefetch-multiplier={chosen['prefetch']}"]
-            command += ["-E"] if chosen["events"] else ["--without-gossip", "--without-mingle"]
-            env = {"BENCH_ACKS_LATE": "true" if chosen["acks_late"] else "false"}
-            if name == "naive":
-                env |= self.naive_env()
-            env |= settings.get("env", {})
-            self.start(f"worker-{number}", command, env, cwd=self.out if name == "naive" else ROOT)
+            worker = f"bench-{name}-{number}-{uuid.uuid4().hex[:4]}"
+            argv = [str(VENV_BIN / "celery"), "-A", app, "worker", "--loglevel=WARNING"]
+            argv += [f"--hostname={worker}@%h", "--concurrency=2", "--prefetch-multiplier=1"]
+            argv += [*(options or ("-E",))]
+            cwd = self.out if name == "naive" else ROOT
+            self.start_process(f"{name}-{number}", argv, env, cwd)
             names.append(f"{worker}@{platform.node()}")
         broker = self.env["CELERY_BROKER_URL"]
         wait_until(
             lambda: set(names) <= set(ping_workers(broker, {}, 1, only=names)),
             60,
-            what="the bench's workers",
+            what=f"the bench's {name} workers",
         )
         return names
 
-    def purge(self, *queues: str) -> None:
+    def stop_process(self, *names: str) -> None:
+        for name in names:
+            process = self.processes.pop(name, None)
+            if process is not None:
+                stop_tree(process, signal.SIGTERM, timeout=20)
+
+    @contextmanager
+    def consuming(self, on: bool):
+        """Every worker of the bench takes messages (task rows), or none does (HTTP rows)."""
+        app = celery_client(self.env)
+        pairs = [(self.off.queue, self.off.worker_names()), (self.on.queue, self.on.worker_names())]
+        pairs.append((self.naive_queue, self.naive_workers))
+        control = app.control.add_consumer if on else app.control.cancel_consumer
+        for queue, workers in pairs:
+            control(queue, destination=workers, reply=True, timeout=5)
+        try:
+            yield
+        finally:
+            app.close()
+
+    def purge(self) -> None:
         from kombu import Connection
 
         with Connection(self.env["CELERY_BROKER_URL"]) as connection:
-            channel = connection.default_channel
-            for queue in queues:
+            for queue in (self.off.queue, self.on.queue, self.naive_queue):
                 with suppress(Exception):
-                    channel.queue_purge(queue)
+                    connection.default_channel.queue_purge(queue)
 
-    def delete_queues(self) -> None:
-        queues = [self.queue, self.naive_queue, f"{self.queue}-kombu"]
-        delete_queues(self.env["CELERY_BROKER_URL"], queues)
-
-
-def celery_app(stack: Stack, naive: bool = False, backend: str | None = None):
-    from celery import Celery
-
-    settings = Settings()
-    if backend:  # Celery reads CELERY_RESULT_BACKEND before its own argument
-        os.environ["CELERY_RESULT_BACKEND"] = backend
-    app = Celery(
-        "bench",
-        broker=stack.env["CELERY_BROKER_URL"],
-        backend=backend or stack.env.get("CELERY_RESULT_BACKEND") or settings.celery_result_backend,
-        set_as_current=False,
-    )
-    app.backend  # noqa: B018 (made now, while the variable says which)
-    os.environ["CELERY_RESULT_BACKEND"] = stack.env["CELERY_RESULT_BACKEND"]
-    app.conf.task_default_queue = stack.naive_queue if naive else stack.queue
-    app.conf.result_extended = True
-    return app
+    def stop(self) -> None:
+        self.stop_process(*list(self.processes))
+        for stack in (self.off, self.on):
+            if stack.launcher.popen is not None:
+                stack.stop()
+        delete_queues(self.off.broker, [self.naive_queue, f"{self.off.queue}-v"])
 
 
-def kombu_floor(stack: Stack, count: int) -> list[Row]:
-    """Publish `count` copies of one real Celery message with kombu, then consume them."""
-    from kombu import Connection, Exchange, Queue
-
-    app = celery_app(stack)
-    message = app.amqp.as_task_v2(str(uuid.uuid4()), TASK, args=({"n": 0}, 0, False))
-    queue = Queue(f"{stack.queue}-kombu", Exchange(""), routing_key=f"{stack.queue}-kombu")
-    rows = []
-    meter = CpuMeter(stack)
-    with Connection(stack.env["CELERY_BROKER_URL"]) as connection:
-        queue(connection.default_channel).declare()
-        producer = connection.Producer(serializer="json")
-        cpu: dict[str, float] = {}
-        with meter.measure(cpu):
-            began = time.perf_counter()
-            for _ in range(count):
-                producer.publish(
-                    message.body,
-                    routing_key=queue.name,
-                    headers=message.headers,
-                    **message.properties,
-                    delivery_mode=2,
-                )
-            publish = time.perf_counter() - began
-        rows.append(
-            Row(
-                "floors",
-                "kombu publish",
-                count / publish,
-                "messages/s",
-                count,
-                cpu_ms=per_item(cpu, count),
-            )
-        )
-        got = [0]
-
-        def consumed(body, msg):
-            msg.ack()
-            got[0] += 1
-
-        cpu = {}
-        with meter.measure(cpu):
-            began = time.perf_counter()
-            with connection.Consumer(
-                queue, callbacks=[consumed], prefetch_count=64, accept=["json"]
-            ):
-                while got[0] < count:
-                    connection.drain_events(timeout=10)
-            consume = time.perf_counter() - began
-        rows.append(
-            Row(
-                "floors",
-                "kombu consume (ack each)",
-                count / consume,
-                "messages/s",
-                count,
-                cpu_ms=per_item(cpu, count),
-            )
-        )
-    return rows
-
-
-def apply_async_rate(stack: Stack, count: int, naive: bool = False) -> Row:
-    app = celery_app(stack, naive)
-    name = NAIVE_TASK if naive else TASK
-    args = ({"n": 0}, 0) if naive else ({"n": 0}, 0, False)
+def http_enqueue(url: str, seconds: float) -> tuple[float, dict[str, float], tuple, int]:
+    """wrk for `seconds` after a one-second warm-up: requests/s, CPU per request, p50/p99."""
+    script = Path(__file__).with_name("bench.lua")
+    argv = ["wrk", "-t1", "-c20", "-s", str(script), url]
+    subprocess.run([*argv, "-d1s"], capture_output=True, check=True, timeout=30)
     cpu: dict[str, float] = {}
-    with CpuMeter(stack).measure(cpu):
-        began = time.perf_counter()
-        for _ in range(count):
-            app.send_task(name, args=args)
-        seconds = time.perf_counter() - began
-    stack.purge(app.conf.task_default_queue)
-    return Row(
-        "celery",
-        "apply_async (one process, no worker)",
-        count / seconds,
-        "messages/s",
-        count,
-        floor="kombu publish",
-        cpu_ms=per_item(cpu, count),
-    )
-
-
-def tasks_to_success(
-    stack: Stack, count: int, path: str, group: str, naive=False, backend=None
-) -> Row:
-    """apply_async `count` tasks with the workers running; tasks/s from the first publish to
-    the last result, and CPU per task."""
-    app = celery_app(stack, naive, backend)
-    name = NAIVE_TASK if naive else TASK
-    args = ({"n": 0}, 0) if naive else ({"n": 0}, 0, False)
-    cpu: dict[str, float] = {}
-    with CpuMeter(stack).measure(cpu):
-        began = time.time()
-        ids = [app.send_task(name, args=args).id for _ in range(count)]
-        results = wait_for_results(app, ids, 120, Quiet())
-    finished = [r["finished_at"] for r in results.values()]
-    if len(results) < count:
-        raise RuntimeError(f"{path}: {count - len(results)} tasks did not finish in 120 s")
-    return Row(
-        group, path, count / (max(finished) - began), "tasks/s", count, cpu_ms=per_item(cpu, count)
-    )
-
-
-def http_enqueue(stack: Stack, port: int, path: str, group: str, seconds: float) -> Row:
-    """wrk for `seconds` (after a one-second warm-up), no worker consuming."""
-    url = f"http://127.0.0.1:{port}/api/process_data"
-    script = ROOT / "workshop" / "tools" / "bench.lua"
-    subprocess.run(
-        ["wrk", "-t1", "-c20", "-d1s", "-s", str(script), url],
-        capture_output=True,
-        check=True,
-        timeout=30,
-    )
-    cpu: dict[str, float] = {}
-    with CpuMeter(stack).measure(cpu):
+    with CpuMeter().measure(cpu):
         done = subprocess.run(
-            ["wrk", "-t1", "-c20", f"-d{seconds:g}s", "--latency", "-s", str(script), url],
+            [*argv, f"-d{seconds:g}s", "--latency"],
             capture_output=True,
             text=True,
             check=True,
@@ -429,64 +349,107 @@ def http_enqueue(stack: Stack, port: int, path: str, group: str, seconds: float)
         )
     figures = json.loads(done.stdout.strip().splitlines()[-1])
     if figures["non_2xx"] or figures["errors"]:
-        raise RuntimeError(
-            f"{path}: {figures['non_2xx']} non-2xx answers, {figures['errors']} errors"
-        )
+        raise RuntimeError(f"{url}: {figures['non_2xx']} non-2xx, {figures['errors']} errors")
     count = figures["requests"]
-    return Row(
-        group,
-        path,
-        count / figures["seconds"],
-        "requests/s",
-        count,
-        p50_ms=figures["p50_us"] / 1000,
-        p99_ms=figures["p99_us"] / 1000,
-        cpu_ms=per_item(cpu, count),
-    )
+    latency = (figures["p50_us"] / 1000, figures["p99_us"] / 1000)
+    return count / figures["seconds"], per_item(cpu, count), latency, count
 
 
-def http_whole(stack: Stack, count: int) -> Row:
-    """Whole tasks through Nginx: `count` POSTs sent by wrk (as `make stress`), then every
-    result, with the workers running."""
-    app = celery_app(stack)
+def tasks_to_success(app, name: str, args: tuple, count: int, queue: str) -> tuple[float, dict]:
+    """apply_async `count` tasks, the workers running: tasks/s from the first publish to the
+    last result, and CPU per task."""
     cpu: dict[str, float] = {}
-    with CpuMeter(stack).measure(cpu):
+    with CpuMeter().measure(cpu):
         began = time.time()
-        sent, latency, errors = send_with_wrk(
-            TaskApi(targets=("nginx",)), f"http://127.0.0.1:{stack.ports['nginx']}", count, 20, 0
-        )
-        ids = [s.task_id for s in sent if s.status == 202]
-        results = wait_for_results(app, ids, 120, Quiet())
-    if len(results) < count or errors:
-        raise RuntimeError(f"whole tasks: {count - len(results)} not finished, errors {errors}")
-    finished = [r["finished_at"] for r in results.values()]
-    return Row(
-        "http",
-        "whole tasks: HTTP through Nginx to SUCCESS",
-        count / (max(finished) - began),
-        "tasks/s",
-        count,
-        p50_ms=latency[0],
-        p99_ms=latency[2],
-        cpu_ms=per_item(cpu, count),
-    )
+        ids = [app.send_task(name, args=args, queue=queue).id for _ in range(count)]
+        results = finished(app, ids, 120)
+    if len(results) < count:
+        raise RuntimeError(f"{name}: {count - len(results)} tasks not finished in 120 s")
+    return count / (max(map(done_at, results.values())) - began), per_item(cpu, count)
 
 
-class Quiet:
-    """A progress sink for the waits the bench borrows from `stress`."""
+def http_whole(app, url: str, count: int) -> tuple[float, dict]:
+    """Whole tasks: `count` POSTs through Nginx sent by wrk (as `make stress`), then every
+    result, the workers running."""
+    cpu: dict[str, float] = {}
+    with CpuMeter().measure(cpu):
+        began = time.time()
+        answers = send_with_wrk(url, {"seconds": 0}, count, 20)
+        ids = [sent.task_id for sent in answers.sent if sent.status == 202]
+        results = finished(app, ids, 120)
+    if len(results) < count:
+        raise RuntimeError(f"whole tasks: {count - len(results)} not finished in 120 s")
+    return count / (max(map(done_at, results.values())) - began), per_item(cpu, count)
 
-    def add_task(self, *args, **kwargs):
-        return 0
 
-    def advance(self, *args, **kwargs):
-        pass
+def one_round(bench: Bench, rows: dict[str, Row], seconds: float, tasks: int) -> None:
+    """Every row of the http, noise and tasks groups once, in turn."""
+    naive = f"http://127.0.0.1:{bench.ports['naive_nginx']}/api/process_data"
+    naive_alone = f"http://127.0.0.1:{bench.ports['naive']}/api/process_data"
+    off, on = bench.off, bench.on
+    http = [
+        ("naive: HTTP enqueue through Nginx", naive),
+        ("step 2 through Nginx, tracing off", f"{off.url('nginx')}/api/process_data"),
+        ("step 2 through Nginx, tracing on", f"{on.url('nginx')}/api/process_data"),
+        ("naive: HTTP enqueue, Gunicorn alone", naive_alone),
+        ("step 2, Gunicorn alone, tracing off", f"{off.url('gunicorn')}/api/process_data"),
+        ("step 2, Gunicorn alone, tracing on", f"{on.url('gunicorn')}/api/process_data"),
+        ("noise: the naive row again", naive),
+    ]
+    with bench.consuming(False):
+        for path, url in http:
+            rate, cpu, latency, _ = http_enqueue(url, seconds)
+            rows[path].add(rate, cpu, latency)
+            bench.purge()
+    app = celery_client(bench.env)
+    with bench.consuming(True):
+        rate, cpu = tasks_to_success(app, NAIVE_TASK, ({}, 0), tasks, bench.naive_queue)
+        rows["naive workers: apply_async to SUCCESS"].add(rate, cpu)
+        rate, cpu = tasks_to_success(app, TASK, ({}, 0, False), tasks, off.queue)
+        rows["step 2's workers: apply_async to SUCCESS"].add(rate, cpu)
+        rate, cpu = http_whole(app, f"{off.url('nginx')}/api/process_data", tasks)
+        rows["whole tasks: HTTP through Nginx to SUCCESS"].add(rate, cpu)
+    app.close()
 
 
-def ratio(rows: list[Row]) -> None:
-    by_path = {row.path: row for row in rows}
-    for row in rows:
-        if row.floor and row.floor in by_path and by_path[row.floor].rate:
-            row.ratio = row.rate / by_path[row.floor].rate
+# Step 2's workers with one thing changed: (label, worker options, environment).
+VARIANTS = [
+    ("results in PostgreSQL (Celery's SQL backend)", (), {"CELERY_RESULT_BACKEND": "sql"}),
+    ("concurrency 1", ("--concurrency=1", "-E"), {}),
+    ("concurrency 4", ("--concurrency=4", "-E"), {}),
+    ("prefetch 4", ("--prefetch-multiplier=4", "-E"), {}),
+    ("acks early", (), {"FLASK_CELERY__task_acks_late": "false"}),
+    ("events off", ("--without-gossip", "--without-mingle"), {}),
+    ("tracing on", (), {"OTEL_SDK_DISABLED": "false"}),
+]
+
+
+def worker_variants(bench: Bench, rows: list[Row], tasks: int, rounds: int) -> None:
+    """Each variant against step 2's own workers (tracing off), alternately, `rounds` times."""
+    queue = f"{bench.off.queue}-v"
+    sql = bench.env["DATABASE_URL"].replace("postgresql://", "db+postgresql+psycopg://", 1)
+    create_result_tables(sql)
+    base = Row("workers", "step 2's workers (the base of this group)", "tasks/s")
+    rows.append(base)
+    with bench.consuming(True):
+        for label, options, extra in VARIANTS:
+            bench.console.print(f"[dim]{time.strftime('%H:%M:%S')}[/]   workers: {label}")
+            extra = {k: sql if v == "sql" else v for k, v in extra.items()}
+            env = {**bench.env, "CELERY_TASK_DEFAULT_QUEUE": queue, **extra}
+            options = options or ("-E",)
+            bench.start_workers("variant", "step02_nginx_gunicorn.worker", env, *options)
+            row = Row("workers", f"workers: {label}", "tasks/s", base.path)
+            variant = celery_client({**bench.env, **extra, "CELERY_TASK_DEFAULT_QUEUE": queue})
+            base_app = celery_client(bench.env)
+            for _ in range(rounds):
+                row.add(*tasks_to_success(variant, TASK, ({}, 0, False), tasks, queue))
+                ran = tasks_to_success(base_app, TASK, ({}, 0, False), tasks, bench.off.queue)
+                base.add(*ran)
+                row.ratios.append(row.rates[-1] / base.rates[-1])
+            variant.close()
+            base_app.close()
+            bench.stop_process("variant-1", "variant-2")
+            rows.append(row)
 
 
 def machine() -> str:
@@ -503,181 +466,105 @@ def machine() -> str:
     )
 
 
-def bench(console: Console, seconds: float = 5, tasks: int = 1000, out: Path | None = None) -> int:
+def bench(console: Console, quick: bool = False, out: Path | None = None) -> int:
     out = out or ROOT / "build" / "bench"
     out.mkdir(parents=True, exist_ok=True)
-    stack = Stack(out, console)
-    rows: list[Row] = []
-    started = datetime.now(UTC)
+    rounds, seconds, tasks = (1, 1.0, 200) if quick else (3, 3.0, 500)
+    started, clock = datetime.now(UTC), time.monotonic()
 
-    def step(text: str) -> None:
+    def say(text: str) -> None:
         console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {text}", highlight=False)
 
-    try:
-        stack.prepare()
-    except Refused as refusal:
-        console.print(f"[red]✗ {refusal}[/]")
-        return 1
-    try:
-        step("floors: kombu publish and consume")
-        rows += kombu_floor(stack, tasks * 5)
-        step("floor: the naive stack (Flask + delay() under the same Gunicorn and Nginx)")
-        stack.naive_web()
-        stack.nginx("naive")
-        rows.append(
-            http_enqueue(
-                stack,
-                stack.ports["nginx_naive"],
-                "naive: HTTP enqueue through Nginx",
-                "floors",
-                seconds,
-            )
-        )
-        rows.append(
-            http_enqueue(
-                stack,
-                stack.ports["naive"],
-                "naive: HTTP enqueue, Gunicorn alone",
-                "floors",
-                seconds,
-            )
-        )
-        stack.purge(stack.naive_queue)
-        stack.stop("naive-web", "nginx-naive")
-        stack.workers("naive")
-        rows.append(
-            tasks_to_success(
-                stack, tasks, "naive worker: apply_async to SUCCESS", "floors", naive=True
-            )
-        )
-        stack.stop("worker-1", "worker-2")
-
-        step("Celery apply_async")
-        rows.append(apply_async_rate(stack, tasks * 2))
-
-        step("step 2's HTTP enqueue (no worker consuming)")
-        stack.nginx("step02")
-        for tracing in (True, False):
-            stack.gunicorn(tracing)
-            label = "tracing on" if tracing else "tracing off"
-            row = http_enqueue(
-                stack,
-                stack.ports["gunicorn"],
-                f"HTTP enqueue, Gunicorn alone, {label}",
-                "http",
-                seconds,
-            )
-            row.floor = "naive: HTTP enqueue, Gunicorn alone"
-            rows.append(row)
-            stack.purge(stack.queue)
-            row = http_enqueue(
-                stack, stack.ports["nginx"], f"HTTP enqueue through Nginx, {label}", "http", seconds
-            )
-            row.floor = "naive: HTTP enqueue through Nginx"
-            rows.append(row)
-            stack.purge(stack.queue)
-
-        step("whole tasks: step 2's workers, apply_async and HTTP (tracing on)")
-        stack.gunicorn(True)
-        stack.workers()
-        base = tasks_to_success(stack, tasks, "apply_async to SUCCESS, step 2's workers", "celery")
-        base.floor = "naive worker: apply_async to SUCCESS"
-        rows.append(base)
-        whole = http_whole(stack, tasks)
-        whole.floor = base.path
-        rows.append(whole)
-        stack.stop("worker-1", "worker-2")
-        stack.stop("gunicorn", "nginx-step02")
-
-        step("worker settings, one at a time (apply_async to SUCCESS)")
-        database = stack.env["DATABASE_URL"].replace("postgresql://", "db+postgresql+psycopg://", 1)
-        celery_app(stack, backend=database).backend.ResultSession().close()  # its tables
-        variants = [
-            (
-                "results in PostgreSQL (Celery's SQL backend)",
-                {"env": {"CELERY_RESULT_BACKEND": database}},
-                database,
-            ),
-            ("concurrency 1", {"concurrency": 1}, None),
-            ("concurrency 4", {"concurrency": 4}, None),
-            ("prefetch 4", {"prefetch": 4}, None),
-            ("prefetch 64", {"prefetch": 64}, None),
-            ("acks early", {"acks_late": False}, None),
-            ("events off", {"events": False}, None),
-            ("tracing off", {"env": {"OTEL_SDK_DISABLED": "true"}}, None),
-        ]
-        for label, settings, backend in variants:
-            step(f"  {label}")
-            stack.workers(**settings)
-            row = tasks_to_success(stack, tasks, f"workers: {label}", "workers", backend=backend)
-            row.floor = "apply_async to SUCCESS, step 2's workers"
-            rows.append(row)
-            stack.stop("worker-1", "worker-2")
-    finally:
-        stack.stop_all()
-        stack.delete_queues()
-    ratio(rows)
+    http = [
+        Row("http", "naive: HTTP enqueue through Nginx", "requests/s"),
+        Row(
+            "http",
+            "step 2 through Nginx, tracing off",
+            "requests/s",
+            "naive: HTTP enqueue through Nginx",
+        ),
+        Row(
+            "http",
+            "step 2 through Nginx, tracing on",
+            "requests/s",
+            "naive: HTTP enqueue through Nginx",
+        ),
+        Row("http", "naive: HTTP enqueue, Gunicorn alone", "requests/s"),
+        Row(
+            "http",
+            "step 2, Gunicorn alone, tracing off",
+            "requests/s",
+            "naive: HTTP enqueue, Gunicorn alone",
+        ),
+        Row(
+            "http",
+            "step 2, Gunicorn alone, tracing on",
+            "requests/s",
+            "naive: HTTP enqueue, Gunicorn alone",
+        ),
+        Row(
+            "noise", "noise: the naive row again", "requests/s", "naive: HTTP enqueue through Nginx"
+        ),
+        Row("tasks", "naive workers: apply_async to SUCCESS", "tasks/s"),
+        Row(
+            "tasks",
+            "step 2's workers: apply_async to SUCCESS",
+            "tasks/s",
+            "naive workers: apply_async to SUCCESS",
+        ),
+        Row(
+            "tasks",
+            "whole tasks: HTTP through Nginx to SUCCESS",
+            "tasks/s",
+            "step 2's workers: apply_async to SUCCESS",
+        ),
+    ]
+    rows = {row.path: row for row in http}
+    settings = Settings()
+    with ExitStack() as cleanup, fresh_database(settings.database_url, "workshop_bench") as url:
+        bench = Bench(out, url, console)
+        cleanup.callback(bench.stop)
+        say("starting the naive stack, and step 2 twice (tracing off, tracing on)")
+        bench.start()
+        say("warm-up round (not counted)")
+        warm = {path: Row(row.group, path, row.unit) for path, row in rows.items()}
+        one_round(bench, warm, 1.0, 100)
+        for number in range(1, rounds + 1):
+            say(f"round {number} of {rounds}: every HTTP and task row, in turn")
+            one_round(bench, rows, seconds, tasks)
+        measured = list(rows.values())
+        ratio(measured)
+        if not quick:
+            say("step 2's workers with one setting changed, each against the base, in turn")
+            worker_variants(bench, measured, tasks, 2)
     report = {
         "date": started.strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
+        "rounds": rounds,
         "seconds": seconds,
         "tasks": tasks,
-        "rows": [asdict(row) for row in rows],
+        "minutes": round((time.monotonic() - clock) / 60, 1),
+        "rows": [asdict(row) for row in measured],
     }
-    (out / "bench.json").write_text(json.dumps(report, indent=2))
-    (out / "bench.md").write_text(markdown(report))
-    plot(report, out / "bench.png")
-    show(report, console)
-    console.print(f"Written: {out / 'bench.md'}, {out / 'bench.json'}, {out / 'bench.png'}")
+    write(report, out, console)
     return 0
 
 
-CPU_COLUMNS = [
-    "nginx",
-    "gunicorn",
-    "celery workers",
-    "RabbitMQ",
-    "Redis",
-    "PostgreSQL",
-    "wrk",
-    "bench (this process)",
-]
-
-
-def markdown(report: dict) -> str:
-    lines = [
-        f"# make bench, {report['date']}",
-        "",
-        f"Machine: {report['machine']}. HTTP rows: wrk, 20 connections, {report['seconds']:g} s "
-        f"each, no worker consuming; task rows: {report['tasks']} tasks.",
-        "",
-        "| path | rate | vs floor | p50 / p99 | CPU ms per item: " + ", ".join(CPU_COLUMNS) + " |",
-        "|---|---|---|---|---|",
-    ]
-    for row in report["rows"]:
-        ratio = f"{row['ratio']:.2f}x {row['floor']}" if row["ratio"] else ""
-        latency = f"{row['p50_ms']:.1f} / {row['p99_ms']:.1f} ms" if row["p50_ms"] else ""
-        cpu = ", ".join(f"{name} {ms:.2f}" for name, ms in row["cpu_ms"].items())
-        lines.append(
-            f"| {row['path']} | {row['rate']:.0f} {row['unit']} | {ratio} | {latency} | {cpu} |"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def show(report: dict, console: Console) -> None:
-    table = Table(title=f"make bench, {report['date']}")
-    for column in ("path", "rate", "vs floor", "p50 / p99", "CPU ms per item"):
-        table.add_column(column)
-    for row in report["rows"]:
-        table.add_row(
-            row["path"],
-            f"{row['rate']:.0f} {row['unit']}",
-            f"{row['ratio']:.2f}x" if row["ratio"] else "",
-            f"{row['p50_ms']:.1f} / {row['p99_ms']:.1f} ms" if row["p50_ms"] else "",
-            ", ".join(f"{n} {ms:.2f}" for n, ms in row["cpu_ms"].items()),
-        )
-    console.print(table)
-    console.print(report["machine"], highlight=False)
+def write(report: dict, out: Path, console: Console) -> None:
+    """The table in the terminal and in bench.md, the figures in bench.json, the plot."""
+    shown = table(report)
+    note = (
+        f"{report['machine']}. {report['rounds']} rounds after a warm-up, {report['minutes']} "
+        f"min. HTTP rows: wrk, 20 connections, {report['seconds']:g} s each, no worker "
+        f"consuming; task rows: {report['tasks']} tasks. Unstable: a spread over "
+        f"{UNSTABLE:.0%} of the median."
+    )
+    (out / "bench.json").write_text(json.dumps(report, indent=2))
+    (out / "bench.md").write_text(f"# {shown.title}\n\n{note}\n\n{shown.markdown()}\n")
+    plot(report, out / "bench.png")
+    console.print(shown.rich())
+    console.print(note, highlight=False)
+    console.print(f"Written: {out / 'bench.md'}, {out / 'bench.json'}, {out / 'bench.png'}")
 
 
 def plot(report: dict, path: Path) -> None:
@@ -686,18 +573,23 @@ def plot(report: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = report["rows"]
+    rows = [Row(**row) for row in report["rows"]]
     fig, (left, right) = plt.subplots(1, 2, figsize=(15, 0.42 * len(rows) + 1.5), sharey=True)
-    names = [row["path"] for row in rows][::-1]
-    left.barh(names, [row["rate"] for row in rows][::-1], color="#4878a8")
-    left.set_xlabel("items per second (requests, tasks or messages)")
+    names = [row.path for row in rows][::-1]
+    medians = [statistics.median(row.rates) for row in rows][::-1]
+    spread = [
+        [m - min(row.rates) for m, row in zip(medians, rows[::-1], strict=True)],
+        [max(row.rates) - m for m, row in zip(medians, rows[::-1], strict=True)],
+    ]
+    left.barh(names, medians, xerr=spread, color="#4878a8", capsize=3)
+    left.set_xlabel("items per second: median, and min to max of the rounds")
     left.set_xscale("log")
     bottom = [0.0] * len(rows)
     for number, group in enumerate(CPU_COLUMNS):
-        values = [row["cpu_ms"].get(group, 0.0) for row in rows][::-1]
+        values = [statistics.median(row.cpu_ms.get(group, [0.0])) for row in rows][::-1]
         right.barh(names, values, left=bottom, label=group, color=plt.cm.tab10(number))
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
-    right.set_xlabel("CPU ms per item, by process")
+    right.set_xlabel("CPU ms per item, by process (median)")
     right.legend(loc="lower right", fontsize=8)
     fig.suptitle(f"make bench, {report['date']}: {report['machine']}", fontsize=9)
     fig.tight_layout()

@@ -10,15 +10,14 @@ from __future__ import annotations
 import httpx
 from rich.console import Console
 
-from workshop import steps
+from workshop.environment import StepEnvironment
 from workshop.launcher.background import Background
 from workshop.launcher.processes import stop_on_signals
 from workshop.probe import port_in_use
-from workshop.registry import Step
 
 
-def demo(step: Step, requests: int, console: Console) -> int:
-    port = steps.ports(step)[step.main_port.name]
+def demo(env: StepEnvironment, requests: int, console: Console) -> int:
+    step, port = env.step, env.ports[env.step.main_port.name]
     stack = None
     stop_on_signals()  # `kill` or a closed terminal stops what the demo started, like Ctrl-C
     try:
@@ -26,13 +25,13 @@ def demo(step: Step, requests: int, console: Console) -> int:
             console.print(f"{step.name} already answers on port {port}: the demo uses it.")
         else:
             console.rule(f"1. Start {step.name}: {step.title}")
-            log = steps.settings(step).workshop_run_dir / f"demo-{step.name}.log"
+            log = env.settings.workshop_run_dir / f"demo-{step.name}.log"
             stack = Background.step(step.name, log)
             if not stack.start():
                 console.print(f"[red]✗ {step.name} did not start[/]: read {log}")
                 return 1
             console.print(f"{step.name} is up (its log: {log}).")
-        return show_the_step(step, requests, port, console)
+        return show_the_step(env, requests, port, console)
     except KeyboardInterrupt:
         console.print("Interrupted.")
         return 130
@@ -43,19 +42,20 @@ def demo(step: Step, requests: int, console: Console) -> int:
             console.print(f"Stopped{f' ({len(left)} processes had to be killed)' if left else ''}.")
 
 
-def show_the_step(step: Step, requests: int, port: int, console: Console) -> int:
-    from workshop.tools.ps import show as ps
+def show_the_step(env: StepEnvironment, requests: int, port: int, console: Console) -> int:
+    from workshop.tools.ps import print_tree
     from workshop.tools.stress import stress
-    from workshop.tools.trace import Paths, show, wait_for
+    from workshop.tools.trace import Paths, print_timeline, wait_for
 
+    step = env.step
     console.rule("2. The processes: masters and workers")
-    ps(step, console)
+    print_tree(step, console)
     front = step.port(step.task_api.targets[0]).label
     console.rule(f"3. {requests} requests through {front}, 20 at a time")
-    code, report = stress(step, requests, 20, None, 0.2, False, console)
-    if report.accepted and step.tracing:
+    code, run = stress(env, requests, 20, None, 0.2, False, console)
+    if run and run.accepted and step.tracing:
         console.rule("4. One request, hop by hop")
-        show(wait_for(report.accepted[-1].task_id, Paths.of(step)), console)
+        print_timeline(wait_for(run.accepted[-1], Paths.of(step, env.settings)), console)
     health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).json()
     console.print(
         f"Broker {health['broker']['url']}, results {health['result_backend']['url']}",

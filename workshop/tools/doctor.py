@@ -16,13 +16,13 @@ from workshop.settings import (
     FIXES,
     PROGRAM_FIXES,
     ROOT,
+    SERVER_NAMES,
+    Settings,
     endpoint,
     reachable,
     safe_url,
     scheme,
 )
-
-SERVER_NAMES = {"amqp": "RabbitMQ", "redis": "Redis", "postgresql": "PostgreSQL"}
 
 
 def docker_engine() -> tuple[bool, str]:
@@ -53,7 +53,7 @@ def management(broker_url: str) -> tuple[bool, str, str, str]:
 
 def rows() -> list[tuple[bool, str, str, str]]:
     """(present, what, detail, fix) for every piece the workshop can use."""
-    settings = steps.settings()
+    settings = Settings()
     found = []
     python_ok = sys.version_info >= (3, 11)
     found.append(
@@ -81,8 +81,8 @@ def rows() -> list[tuple[bool, str, str, str]]:
     found.append(
         (
             bool(wrk),
-            "wrk (optional: make stress, make bench)",
-            wrk or "not installed: make stress falls back to a Python client",
+            "wrk (make stress, make bench send their load with it)",
+            wrk or "not installed: make stress and make bench need it",
             PROGRAM_FIXES["wrk"],
         )
     )
@@ -96,7 +96,7 @@ def rows() -> list[tuple[bool, str, str, str]]:
         )
     )
     for step in steps.STEPS.values():
-        for port, number in zip(step.ports, steps.ports(step).values(), strict=True):
+        for port, number in zip(step.ports, step.port_numbers().values(), strict=True):
             user = f"{step.name} ({port.label})"
             free = not port_in_use(number)
             found.append(
@@ -112,7 +112,7 @@ def rows() -> list[tuple[bool, str, str, str]]:
 
 
 def doctor(console: Console) -> int:
-    console.print(f"[bold]workshop doctor[/] (WORKSHOP_MODE={steps.settings().workshop_mode})")
+    console.print(f"[bold]workshop doctor[/] (WORKSHOP_MODE={Settings().workshop_mode})")
     found = rows()
     for present, what, detail, fix in found:
         if present:

@@ -26,33 +26,38 @@ import os
 import re
 import shutil
 import signal
-import socket
 import tempfile
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import psutil
-from celery import Celery
-from celery.utils.imports import symbol_by_name
+import psycopg
+from psycopg import sql
 from rich.console import Console
 from rich.table import Table
 
-from workshop import steps
 from workshop.launcher.isolated import IsolatedStep
 from workshop.launcher.processes import alive, stop_on_signals
-from workshop.probe import find_binary, ping_workers, queue_depth
-from workshop.registry import Ping, Step
+from workshop.probe import celery_client, find_binary, ping_workers, queue_depth
+from workshop.registry import Step
 from workshop.scratch import fresh_database
-from workshop.settings import DEFAULT_REDIS_URL, FIXES, endpoint, reachable, safe_url, scheme
+from workshop.settings import (
+    DEFAULT_REDIS_URL,
+    FIXES,
+    Settings,
+    endpoint,
+    reachable,
+    safe_url,
+    scheme,
+)
 from workshop.tcp_proxy import TcpProxy
-from workshop.waiting import wait_until
+from workshop.waiting import done_at, finished, is_json, wait_until
 
 TASK_SECONDS = 0.3  # the work of one task: short, so that a scenario drains in seconds
 CLIENTS = 3  # threads posting tasks; with PACE, about 8 tasks/s, below what 4 processes run
@@ -196,14 +201,6 @@ class Load:
             self.tally.problems.append(f"no task accepted within {timeout:g} s after the fault")
 
 
-def is_json(answer: httpx.Response) -> bool:
-    try:
-        answer.json()
-    except ValueError:
-        return False
-    return True
-
-
 def relayed(url: str, port: int) -> str:
     """The same URL (user, password, path) to 127.0.0.1:`port`: through a relay."""
     parts = urlsplit(url)
@@ -213,14 +210,14 @@ def relayed(url: str, port: int) -> str:
     )
 
 
-class Stack:
-    """The step, started in the background on free ports; its servers behind relays."""
+class RelayedStep(IsolatedStep):
+    """The step, started in the background on free ports, its broker and result backend behind
+    relays this command cuts and restores."""
 
-    def __init__(self, step: Step, run_dir, broker: str, backend: str, database: str):
-        self.step, self.broker, self.backend = step, broker, backend
+    def __init__(self, step: Step, run_dir: Path, broker: str, backend: str, database: str):
         self.rabbit = TcpProxy(endpoint(broker)).start()
         self.redis = TcpProxy(endpoint(backend)).start()
-        self.isolated = IsolatedStep(
+        super().__init__(
             step.name,
             run_dir,
             prefix="faults",
@@ -230,31 +227,19 @@ class Stack:
             GUNICORN_WORKERS="2",  # two cores: the load generator needs one too
             OTEL_SDK_DISABLED="true",  # no spans: this run counts tasks, not hops
         )
-        self.isolated.broker = broker  # its queue is deleted on the server, not through a relay
-        self.queue, self.env = self.isolated.queue, self.isolated.env
-        self.launcher = self.isolated.launcher
-        self.prefix = self.env["WORKER_PREFIX"]
-        values = steps.settings(step).model_dump() | {"worker_prefix": self.prefix}
-        host = socket.gethostname()
-        self.workers = {
-            program.name: f"{program.ready.worker.format(**values)}@{host}"
-            for program in step.programs
-            if isinstance(program.ready, Ping)
-        }
-        self.celery = Celery(
-            "workshop-faults", broker=broker, backend=backend, set_as_current=False
+        self.broker, self.database = broker, database  # the servers themselves, not the relays
+        names = zip(self.step.workers(), self.worker_names(), strict=True)
+        programs = {program.ready: program.name for program in self.step.programs}
+        self.workers = {programs[ping]: name for ping, name in names}
+        self.celery = celery_client(
+            {
+                **self.environment().variables,
+                "CELERY_BROKER_URL": broker,
+                "CELERY_RESULT_BACKEND": backend,
+            }
         )
-        self.celery.conf.update(accept_content=["json"], broker_connection_timeout=2)
-        self.history = symbol_by_name(step.history)
         self.seen: set[psutil.Process] = set()  # pool processes of killed workers
         self.tallies: list[Tally] = []
-
-    @property
-    def url(self) -> str:
-        return self.isolated.url()
-
-    def supervisorctl(self, *args: str) -> str:
-        return self.isolated.supervisorctl(*args)
 
     def pid(self, program: str) -> int:
         return int(self.supervisorctl("pid", program).strip())
@@ -280,45 +265,34 @@ class Stack:
     def wait_for_tasks(self, tally: Tally) -> None:
         """Until every accepted task is SUCCESS in the result backend and the queue is empty,
         or DRAIN seconds: what is not SUCCESS by then is lost."""
-        backend = self.celery.backend
-
-        def drained() -> bool:
-            for task_id in [i for i in tally.accepted if i not in tally.finished]:
-                meta = backend.get_task_meta(task_id)
-                if meta["status"] == "SUCCESS":
-                    done = meta["date_done"]
-                    done = done if isinstance(done, datetime) else datetime.fromisoformat(done)
-                    tally.finished[task_id] = done.timestamp()
-            return len(tally.finished) == len(tally.accepted) and not queue_depth(
-                self.broker, {}, self.queue
+        deadline = time.monotonic() + DRAIN
+        pending = [task_id for task_id in tally.accepted if task_id not in tally.finished]
+        for task_id, result in finished(self.celery, pending, DRAIN).items():
+            if result.state == "SUCCESS":
+                tally.finished[task_id] = done_at(result)
+        with contextlib.suppress(TimeoutError):  # a queue that never empties: tally.lost says
+            wait_until(
+                lambda: not queue_depth(self.broker, {}, self.queue),
+                max(0.0, deadline - time.monotonic()),
+                interval=0.2,
+                what="an empty queue",
             )
 
-        with contextlib.suppress(TimeoutError):  # tally.lost says which did not finish
-            wait_until(drained, DRAIN, interval=0.2, what="every accepted task SUCCESS")
-
-    def count_duplicates(self, tallies: list[Tally], database: str) -> None:
+    def count_duplicates(self) -> None:
         """Tasks the history says ran more than once (`runs` > 1), per scenario."""
-        from sqlalchemy import create_engine, select
-
-        url = database.replace("postgresql://", "postgresql+psycopg://", 1)
-        engine = create_engine(url, connect_args={"connect_timeout": 5})
-        try:
-            with engine.connect() as connection:
-                table = self.history
-                twice = {
-                    row.task_id
-                    for row in connection.execute(select(table.c.task_id).where(table.c.runs > 1))
-                }
-        finally:
-            engine.dispose()
-        for tally in tallies:
+        query = sql.SQL("SELECT task_id FROM {} WHERE runs > 1").format(
+            sql.Identifier(self.step.history)
+        )
+        with psycopg.connect(self.database, connect_timeout=5) as connection:
+            twice = {row[0] for row in connection.execute(query)}
+        for tally in self.tallies:
             tally.duplicated = len(twice & tally.accepted.keys())
 
-    def stop(self, console: Console) -> list[int]:
+    def stop_all(self, console: Console) -> list[int]:
         """Ctrl-C for the stack; then its relays, queue and results go. The pids that had to be
         killed (the pool processes of a killed worker included): none, if all went well."""
         began = time.monotonic()
-        left = self.isolated.stop()
+        left = self.stop()
         for process in alive(self.seen):
             left.append(process.pid)
             process.kill()
@@ -332,7 +306,7 @@ class Stack:
         return left
 
 
-def sigkill_worker(stack: Stack, load: Load, tally: Tally) -> None:
+def sigkill_worker(stack: RelayedStep, load: Load, tally: Tally) -> None:
     """worker1's main process dies with its unacknowledged messages: RabbitMQ delivers them
     again (acks late), supervisord starts a new worker1."""
     old = stack.pid("worker1")
@@ -354,7 +328,7 @@ def sigkill_worker(stack: Stack, load: Load, tally: Tally) -> None:
         tally.problems.append(f"{len(alive(pool))} pool processes of the killed worker1 left")
 
 
-def sigkill_pool_process(stack: Stack, load: Load, tally: Tally) -> None:
+def sigkill_pool_process(stack: RelayedStep, load: Load, tally: Tally) -> None:
     """A pool process dies mid-task: its worker rejects the message (reject on worker lost),
     RabbitMQ delivers it again, and the worker starts a new pool process."""
     main = psutil.Process(stack.pid("worker2"))
@@ -366,8 +340,8 @@ def sigkill_pool_process(stack: Stack, load: Load, tally: Tally) -> None:
     wait_until(lambda: len(alive(main.children())) >= len(pool), 10, what="a new pool process")
 
 
-def outage(relay: Callable[[Stack], TcpProxy]) -> Callable[[Stack, Load, Tally], None]:
-    def scenario(stack: Stack, load: Load, tally: Tally) -> None:
+def outage(relay: Callable[[RelayedStep], TcpProxy]) -> Callable[[RelayedStep, Load, Tally], None]:
+    def scenario(stack: RelayedStep, load: Load, tally: Tally) -> None:
         proxy = relay(stack)
         proxy.cut()
         # The outage itself: its length is the point, not a wait for something to happen.
@@ -379,7 +353,7 @@ def outage(relay: Callable[[Stack], TcpProxy]) -> Callable[[Stack, Load, Tally],
     return scenario
 
 
-def reload_web_and_restart_worker(stack: Stack, load: Load, tally: Tally) -> None:
+def reload_web_and_restart_worker(stack: RelayedStep, load: Load, tally: Tally) -> None:
     """Gunicorn's HUP starts new workers and lets the old ones finish their requests;
     supervisorctl restart gives worker2 a warm shutdown: it finishes its tasks first."""
     stack.supervisorctl("signal", "HUP", "gunicorn")
@@ -390,7 +364,7 @@ def reload_web_and_restart_worker(stack: Stack, load: Load, tally: Tally) -> Non
     load.accepting_after(tally.faults[-1], TAIL)
 
 
-SCENARIOS: list[tuple[str, bool, Callable[[Stack, Load, Tally], None]]] = [
+SCENARIOS: list[tuple[str, bool, Callable[[RelayedStep, Load, Tally], None]]] = [
     ("1. worker SIGKILLed", False, sigkill_worker),
     ("2. pool process SIGKILLed", False, sigkill_pool_process),
     (f"3. RabbitMQ down {OUTAGE:g} s", True, outage(lambda stack: stack.rabbit)),
@@ -399,11 +373,11 @@ SCENARIOS: list[tuple[str, bool, Callable[[Stack, Load, Tally], None]]] = [
 ]
 
 
-def run_scenario(stack: Stack, name: str, outage: bool, action, console: Console) -> Tally:
+def run_scenario(stack: RelayedStep, name: str, outage: bool, action, console: Console) -> Tally:
     tally = Tally(name, outage)
     began = time.monotonic()
     try:
-        with Load(stack.url, tally) as load:
+        with Load(stack.url(), tally) as load:
             # Tasks in flight before the fault: wait for the first ones to be accepted.
             wait_until(lambda: len(tally.accepted) >= CLIENTS, 10, what="the first tasks accepted")
             action(stack, load, tally)
@@ -421,7 +395,7 @@ def run_scenario(stack: Stack, name: str, outage: bool, action, console: Console
     return tally
 
 
-def show(tallies: list[Tally], console: Console) -> None:
+def print_table(tallies: list[Tally], console: Console) -> None:
     table = Table(title="Faults under load: nothing accepted may be lost")
     # In a narrow terminal the names wrap, never the figures; they keep 16 columns all the same.
     table.add_column(COLUMNS[0], min_width=16)
@@ -471,7 +445,7 @@ def missing(step: Step, broker: str, backend: str, database: str) -> list[str]:
 
 
 def faults(step: Step, console: Console) -> int:
-    settings = steps.settings(step)
+    settings = Settings()
     broker, database = settings.celery_broker_url, settings.database_url
     backend = settings.celery_result_backend or DEFAULT_REDIS_URL
     lacking = missing(step, broker, backend, database)
@@ -484,11 +458,11 @@ def faults(step: Step, console: Console) -> int:
     code = 1
     try:
         with fresh_database(database, prefix="workshop_faults") as url:
-            stack = Stack(step, run_dir, broker, backend, url)
+            stack = RelayedStep(step, run_dir, broker, backend, url)
             try:
-                code = run_all(stack, url, console)
+                code = run_all(stack, console)
             finally:  # whatever happened, even Ctrl-C: the stack stops, its traces go
-                if stack.stop(console) and code == 0:
+                if stack.stop_all(console) and code == 0:
                     code = 1
     except KeyboardInterrupt:
         console.print("Interrupted.")
@@ -500,7 +474,7 @@ def faults(step: Step, console: Console) -> int:
     return code
 
 
-def run_all(stack: Stack, database: str, console: Console) -> int:
+def run_all(stack: RelayedStep, console: Console) -> int:
     """Start the stack, run every scenario, print the table; 0 when nothing went wrong."""
     name = stack.step.name
     console.rule(f"{name}: its own stack on free ports, broker and results behind relays")
@@ -510,6 +484,6 @@ def run_all(stack: Stack, database: str, console: Console) -> int:
         return 1
     console.print(f"{name} is up in {time.monotonic() - began:.1f} s.")
     stack.tallies = [run_scenario(stack, *scenario, console) for scenario in SCENARIOS]
-    stack.count_duplicates(stack.tallies, database)
-    show(stack.tallies, console)
+    stack.count_duplicates()
+    print_table(stack.tallies, console)
     return 0 if all(tally.ok() for tally in stack.tallies) else 1

@@ -70,7 +70,7 @@ def add(tree: Tree, process: psutil.Process, parent_role: str) -> None:
         add(branch, child, child_role)
 
 
-def show(step: Step, console: Console) -> bool:
+def print_tree(step: Step, console: Console) -> bool:
     pid = launcher_pid(step)
     if pid is None:
         return False
@@ -87,7 +87,7 @@ def show(step: Step, console: Console) -> bool:
 
 def ps_command(step_name: str | None, console: Console) -> int:
     chosen = [steps.STEPS[step_name]] if step_name else list(steps.STEPS.values())
-    shown = [step for step in chosen if show(step, console)]
+    shown = [step for step in chosen if print_tree(step, console)]
     if shown:
         return 0
     if step_name:

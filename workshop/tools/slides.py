@@ -3,7 +3,7 @@
 Before Marp CLI reads a deck, two things in it are filled in from the repository, so a slide
 can never show code the workshop no longer has, nor an old diagram:
 
-- A line ``<<< path#selector`` becomes that code, read from the file now (workshop/snippets.py
+- A line ``<<< path#selector`` becomes that code, read from the file now (workshop/tools/snippets.py
   says what a selector can name: a Python symbol, an INI section, a block in braces). After the
   selector, a text in backticks narrows a Python symbol to the statement that contains it:
   ``<<< step04_fastapi_canvas/workflows.py#submit `for saved in```. A name that is not there
@@ -34,7 +34,7 @@ from rich.console import Console
 from workshop.offline import remote_references
 from workshop.probe import find_binary
 from workshop.settings import PROGRAM_FIXES, ROOT
-from workshop.snippets import NotFound, snippet
+from workshop.tools.snippets import NotFound, snippet
 
 SLIDES = ROOT / "slides"
 OUT = ROOT / "build" / "slides"

@@ -16,7 +16,6 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from workshop import steps
 from workshop.registry import Step
 from workshop.settings import Settings
 from workshop.waiting import wait_until
@@ -87,7 +86,7 @@ class Paths:
     def of(cls, step: Step, settings: Settings | None = None) -> Paths:
         """`settings`: those of a step started with other settings than this process's (an
         IsolatedStep's, as the notebooks start one); by default, this process's."""
-        run_dir = step.run_dir(settings or steps.settings(step))
+        run_dir = step.run_dir(settings or Settings())
         return cls(run_dir / step.tracing.spans, run_dir / step.tracing.access_log)
 
 
@@ -192,7 +191,7 @@ def wait_for(task_id: str, paths: Paths, timeout: float = 5) -> Timeline:
         raise last from None
 
 
-def show(timeline: Timeline, console: Console) -> None:
+def print_timeline(timeline: Timeline, console: Console) -> None:
     table = Table(
         title=f"request {timeline.request_id} → task {timeline.task_id}",
         caption=f"{timeline.request} → {timeline.status}",
@@ -231,5 +230,5 @@ def trace_command(task_id: str, step: Step, as_json: bool, console: Console) -> 
     if as_json:
         print(json.dumps(timeline.as_dict(), indent=2))
     else:
-        show(timeline, console)
+        print_timeline(timeline, console)
     return 0
