@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 from tests.support.commands import run
 from workshop import offline
 from workshop.settings import ROOT
-from workshop.snippets import snippet
 from workshop.tools import slides
+from workshop.tools.snippets import snippet
 
 DECKS = slides.decks()
 NAMES = ["00_overview", "01_flask_celery", "02_nginx_gunicorn", "03_django_rabbitmq"]

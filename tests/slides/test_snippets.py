@@ -1,5 +1,5 @@
 """The pieces of code a slide can name: what each selector finds, and the message when it
-finds nothing (workshop/snippets.py). Pure logic on small files: no Node, no browser."""
+finds nothing (workshop/tools/snippets.py). Pure logic on small files: no Node, no browser."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from workshop.snippets import NotFound, snippet
+from workshop.tools.snippets import NotFound, snippet
 
 PYTHON = '''\
 """A module."""

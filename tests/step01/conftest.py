@@ -14,9 +14,10 @@ import pytest
 from tests.support import tasks
 from tests.support.processes import Process
 from tests.support.services import delete_queues
-from workshop.launcher.processes import env_with_venv
+from workshop.environment import env_with_venv, environment
 from workshop.probe import free_port
 from workshop.settings import ROOT
+from workshop.steps import STEPS
 
 
 @dataclass
@@ -51,6 +52,8 @@ class StackFactory:
         self.queues: list[str] = []  # every queue handed out, deleted at the end
 
     def env(self, mode: str, **extra: str) -> tuple[dict[str, str], Path, str]:
+        """What `make step01` would give its processes in this mode (the services it chooses,
+        as the standard variables), with a run folder and a queue of the test's own."""
         run_dir = self.tmp_path / f"run-{len(self.stacks)}"
         queue = f"test-{uuid.uuid4().hex[:12]}"
         self.queues.append(queue)
@@ -61,7 +64,8 @@ class StackFactory:
             "TASK_SECONDS": "0.5",
             **extra,
         }
-        return env_with_venv(values), run_dir, queue
+        given = env_with_venv(values)
+        return {**given, **environment(STEPS["step01"], given).variables}, run_dir, queue
 
     def start(self, mode: str, worker: bool = True, **extra: str) -> Stack:
         env, run_dir, queue = self.env(mode, **extra)

@@ -12,14 +12,20 @@ import sqlalchemy
 from celery import states
 
 from step01_flask_celery.app import create_app
+from workshop.environment import environment
+from workshop.launcher import create_result_tables
 from workshop.probe import free_port
+from workshop.steps import STEPS
 
 
 @pytest.fixture
 def app(monkeypatch, tmp_path):
-    monkeypatch.setenv("WORKSHOP_MODE", "embedded")
-    monkeypatch.setenv("WORKSHOP_RUN_DIR", str(tmp_path))
+    # What `make step01` gives its processes on the embedded default.
+    given = {"WORKSHOP_MODE": "embedded", "WORKSHOP_RUN_DIR": str(tmp_path)}
+    for name, value in environment(STEPS["step01"], given).variables.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("TASK_SECONDS", "0.5")
+    create_result_tables(f"db+sqlite:///{tmp_path / 'results.sqlite'}")
     return create_app()
 
 
@@ -165,19 +171,14 @@ def test_an_unknown_url_gets_a_json_404(client):
 def test_health_says_the_embedded_default_is_in_use(client, tmp_path):
     body = client.get("/health").json
     assert body["status"] == "ok" and body["mode"] == "embedded" and body["embedded"]
-    assert body["broker"] == {
-        "url": "filesystem:///",
-        "embedded": True,
-        "why": "WORKSHOP_MODE=embedded",
-        "reachable": True,
-    }
+    assert body["broker"] == {"url": "filesystem:///", "embedded": True, "reachable": True}
     assert body["result_backend"]["url"].endswith("results.sqlite")
-    assert body["banner"].startswith("EMBEDDED DEFAULT IN USE")
 
 
-def test_a_dead_broker_gives_a_quick_503_and_queues_nothing(app, client, tmp_path):
-    closed = f"amqp://guest:secret@127.0.0.1:{free_port()}//"
-    app.extensions["celery"].conf.broker_url = closed
+def test_a_dead_broker_gives_a_quick_503_and_queues_nothing(app, monkeypatch, tmp_path):
+    # Celery prefers CELERY_BROKER_URL in the environment to its configuration: set it there.
+    monkeypatch.setenv("CELERY_BROKER_URL", f"amqp://guest:secret@127.0.0.1:{free_port()}//")
+    client = create_app().test_client()
     started = time.monotonic()
     answer = client.post("/api/process_data", json={"seconds": 1})
     assert time.monotonic() - started < 3
@@ -191,27 +192,18 @@ def test_a_dead_broker_gives_a_quick_503_and_queues_nothing(app, client, tmp_pat
         assert rows.scalar() == 0
 
 
-def test_health_is_503_degraded_when_a_server_does_not_answer(app):
-    closed = f"redis://127.0.0.1:{free_port()}/0"
-    services = app.config["SERVICES"]
-    app.config["SERVICES"] = type(services)(
-        services.mode,
-        services.broker,
-        type(services.backend)("result backend", closed, False),
-        services.run_dir,
-    )
-    answer = app.test_client().get("/health")
+def test_health_is_503_degraded_when_a_server_does_not_answer(app, monkeypatch):
+    monkeypatch.setenv("CELERY_RESULT_BACKEND", f"redis://127.0.0.1:{free_port()}/0")
+    answer = create_app().test_client().get("/health")
     assert answer.status_code == 503
     assert answer.json["status"] == "degraded"
     assert answer.json["result_backend"]["reachable"] is False
     assert answer.json["broker"]["reachable"] is True
 
 
-def test_a_dead_result_backend_gives_a_quick_503(app):
-    closed = f"redis://127.0.0.1:{free_port()}/0"
-    client = create_app(
-        {"CELERY": {**app.config["CELERY"], "result_backend": closed}}
-    ).test_client()
+def test_a_dead_result_backend_gives_a_quick_503(app, monkeypatch):
+    monkeypatch.setenv("CELERY_RESULT_BACKEND", f"redis://127.0.0.1:{free_port()}/0")
+    client = create_app().test_client()
     started = time.monotonic()
     assert_json_error(client.post("/api/process_data", json={}), 503, "result backend")
     assert_json_error(client.get("/api/tasks/abc"), 503, "result backend")

@@ -6,7 +6,6 @@ import json
 import re
 import socket
 import subprocess
-import sys
 import time
 
 import psutil
@@ -15,9 +14,9 @@ import pytest
 from tests.support.commands import workshop
 from tests.support.launched import LaunchedStep
 from tests.support.tasks import states_until_done
-from workshop.launcher.processes import env_with_venv
+from workshop.environment import env_with_venv
 from workshop.probe import free_port, http_ok, port_in_use
-from workshop.settings import ROOT, endpoint
+from workshop.settings import endpoint
 from workshop.tcp_proxy import TcpProxy
 from workshop.waiting import wait_until
 
@@ -42,7 +41,7 @@ def test_a_real_worker_on_rabbitmq_and_redis(stacks):
     stack = stacks.start("services")
     with stack.client() as client:
         health = client.get("/health").json()
-    assert health["embedded"] is False and health["banner"] is None
+    assert health["embedded"] is False and health["mode"] == "services"
     assert health["broker"]["url"].startswith("amqp://")
     assert health["result_backend"]["url"].startswith("redis://")
 
@@ -71,8 +70,7 @@ def test_a_real_worker_on_rabbitmq_and_redis(stacks):
 
 def test_the_same_flow_on_the_embedded_default(stacks):
     stack = stacks.start("embedded")
-    assert "EMBEDDED DEFAULT IN USE" in stack.processes["web"].log()
-    assert "EMBEDDED DEFAULT IN USE" in stack.processes["worker"].log()
+    assert stack.env["CELERY_BROKER_URL"] == "filesystem://"
     task_id = stack.submit({"seconds": 0.5})
     body = stack.wait_for_task(task_id)
     assert body["state"] == "SUCCESS" and body["result"]["worker"] == stack.worker_name
@@ -85,37 +83,32 @@ def test_the_same_flow_on_the_embedded_default(stacks):
 def test_auto_mode_falls_back_when_no_server_answers(stacks):
     closed_broker = f"amqp://guest:guest@127.0.0.1:{free_port()}//"
     closed_redis = f"redis://127.0.0.1:{free_port()}/0"
-    stack = stacks.start(
-        "auto", CELERY_BROKER_URL=closed_broker, CELERY_RESULT_BACKEND=closed_redis
-    )
+    given = {"CELERY_BROKER_URL": closed_broker, "CELERY_RESULT_BACKEND": closed_redis}
+    stack = stacks.start("auto", **given)
     with stack.client() as client:
         health = client.get("/health").json()
-    port = endpoint(closed_broker)[1]
-    assert health["embedded"] and health["broker"]["why"] == f"nothing answers at 127.0.0.1:{port}"
+    assert health["embedded"] and health["broker"]["url"] == "filesystem:///"
     assert health["result_backend"]["url"].startswith("db+sqlite:")
     task_id = stack.submit({"seconds": 0})
     assert stack.wait_for_task(task_id)["state"] == "SUCCESS"
+    # The launcher's choice, and why, as `make env STEP=step01` prints it.
+    shown = workshop("env", "step01", env=env_with_venv({"WORKSHOP_MODE": "auto", **given}))
+    port = endpoint(closed_broker)[1]
+    assert f"broker: embedded default filesystem:/// (nothing answers at 127.0.0.1:{port})" in (
+        shown.stdout
+    )
+    assert "export CELERY_BROKER_URL=filesystem://" in shown.stdout
 
 
 def test_services_mode_refuses_to_start_without_its_servers(tmp_path):
     closed = f"amqp://guest:guest@127.0.0.1:{free_port()}//"
-    done = subprocess.run(
-        [sys.executable, "-c", "from step01_flask_celery.app import create_app; create_app()"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env_with_venv(
-            {
-                "WORKSHOP_MODE": "services",
-                "CELERY_BROKER_URL": closed,
-                "WORKSHOP_RUN_DIR": str(tmp_path),
-            }
-        ),
-    )
-    assert done.returncode != 0
-    assert f"The broker is not reachable at {closed.replace(':guest@', ':**@')}" in done.stderr
-    assert "make services" in done.stderr
+    env = {"WORKSHOP_MODE": "services", "CELERY_BROKER_URL": closed}
+    for command in ("env", "run"):
+        done = workshop(command, "step01", env=env_with_venv(env), timeout=60)
+        assert done.returncode == 1, done.stdout
+        message = done.stdout.replace("\n", "")
+        assert f"The broker is not reachable at {closed.replace(':guest@', ':**@')}" in message
+        assert "make services" in message
 
 
 @pytest.mark.needs("rabbitmq", "redis")
@@ -158,7 +151,7 @@ def test_check_fails_with_a_hint_when_no_worker_runs(stacks):
     assert f"✗ no answer to ping from {stack.worker_name} within 2 s" in check.stdout
     assert re.search(
         r"✗ task \w{8}… still PENDING after 3 s: is a worker running\? "
-        r"\(make step01 starts one\)",
+        r"\(make step01 starts it",
         check.stdout,
     ), check.stdout
 

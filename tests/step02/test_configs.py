@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 
 from tests.support.services import nginx_test
 from workshop import steps
-from workshop.launcher import environment, render_templates
-from workshop.launcher.processes import VENV_BIN
+from workshop.environment import VENV_BIN, environment
+from workshop.launcher import render_templates
 from workshop.launcher.runners import Supervisord
 
 STEP = steps.STEPS["step02"]
@@ -16,7 +17,7 @@ STEP = steps.STEPS["step02"]
 
 def prepared(tmp_path) -> Supervisord:
     """The run folder as `make step02` leaves it just before supervisord starts."""
-    env = environment(STEP, steps.settings())
+    env = environment(STEP, {**os.environ, "WORKSHOP_MODE": "embedded"}).processes()
     runner = Supervisord(STEP, tmp_path / "step02", env, 8888)
     runner.prepare()
     render_templates(STEP, runner.run_dir, env)

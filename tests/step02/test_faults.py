@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.commands import workshop
-from workshop.launcher.processes import env_with_venv
+from workshop.environment import env_with_venv
 from workshop.tools.faults import COLUMNS
 
 pytestmark = pytest.mark.needs("rabbitmq", "redis", "postgresql", "nginx")

@@ -6,7 +6,7 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from workshop.launcher.processes import env_with_venv
+from workshop.environment import env_with_venv
 from workshop.settings import ROOT
 
 MAKE_ONE_SPAN = """
@@ -33,7 +33,7 @@ def make_one_span(name: str, **env: str) -> None:
 
 def test_spans_go_to_a_json_lines_file_by_default(tmp_path):
     spans = tmp_path / "spans.jsonl"
-    make_one_span("hello-file", WORKSHOP_SPANS_FILE=str(spans))
+    make_one_span("hello-file", SPANS_FILE=str(spans))
     [line] = spans.read_text().splitlines()
     span = json.loads(line)
     assert span["name"] == "hello-file"
@@ -61,7 +61,7 @@ def test_spans_go_to_an_otlp_collector_when_its_endpoint_is_set(tmp_path):
         spans = tmp_path / "spans.jsonl"
         make_one_span(
             "hello-otlp",
-            WORKSHOP_SPANS_FILE=str(spans),
+            SPANS_FILE=str(spans),
             OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{server.server_port}",
         )
     finally:

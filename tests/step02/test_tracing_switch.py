@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import subprocess
 
-from workshop.launcher.processes import VENV_BIN, env_with_venv
+from workshop.environment import VENV_BIN, env_with_venv
 from workshop.settings import ROOT
 
 PROBE = """

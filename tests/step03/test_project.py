@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 import subprocess
 
-from workshop.launcher.processes import VENV_BIN, env_with_venv
+from workshop.environment import VENV_BIN, env_with_venv
 from workshop.settings import ROOT
 
 MANAGE = ["step03_django_rabbitmq/manage.py"]
@@ -16,7 +16,7 @@ def python(*args: str, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(VENV_BIN / "python"), *args],
         cwd=ROOT,
-        env=env_with_venv({"WORKSHOP_MODE": "embedded", **env}),
+        env=env_with_venv(env),
         capture_output=True,
         text=True,
         timeout=120,
@@ -35,11 +35,11 @@ def test_without_the_reexport_tasks_fall_back_to_celerys_default_app():
     done = python("-m", "step03_django_rabbitmq.which_app", "--without-reexport")
     assert done.returncode == 0, done.stderr
     app, settings = done.stdout.split("settings.py says:")
-    # The settings say filesystem:// (embedded), the default app still says guest@localhost.
+    # The settings' result backend and queue are not the default app's.
     assert "Celery app 'default'" in app and "amqp://guest:**@localhost:5672//" in app
     assert "none (results are not stored)" in app and "default queue:  celery" in app
     assert "apply_async_on_commit: no" in app  # the view would fail with AttributeError
-    assert "filesystem://" in settings and "default queue:  scraper" in settings
+    assert "django-db" in settings and "default queue:  scraper" in settings
 
 
 def test_production_settings_pass_check_deploy():

@@ -9,7 +9,7 @@ import pytest
 
 from tests.support.launched import LaunchedStep, launched
 from tests.support.services import require
-from workshop.waiting import wait_for_answer
+from tests.support.tasks import wait_for
 
 NEEDS = ("rabbitmq", "redis")
 SCALE = 0.1  # add takes 2 s, multiply 0.2 s
@@ -20,12 +20,7 @@ class Stack04(LaunchedStep):
         return httpx.Client(base_url=self.url(), timeout=10)
 
 
-def wait_for(client: httpx.Client, path: str, timeout: float = 30) -> httpx.Response:
-    """GET `path` until it answers something else than 202; TimeoutError if it never does."""
-    answer = wait_for_answer(client, path, timeout, interval=0.05)
-    if answer.status_code == 202:
-        raise TimeoutError(f"{path} still 202 after {timeout:g} s: {answer.text}")
-    return answer
+__all__ = ["Stack04", "wait_for"]  # the tests import wait_for from here
 
 
 @pytest.fixture(scope="package")

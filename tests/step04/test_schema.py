@@ -14,7 +14,7 @@ import pytest
 from tests.step04.conftest import Stack04
 from tests.support.launched import launched
 from tests.support.services import require
-from workshop.launcher.processes import VENV_BIN
+from workshop.environment import VENV_BIN
 from workshop.settings import ROOT
 
 pytestmark = pytest.mark.needs("rabbitmq", "redis")

@@ -1,56 +1,63 @@
-"""`make bench` writes its figures as a Markdown table, JSON and a PNG plot: the writers, fed
-a report of the shape the bench measures (the bench itself runs for minutes: `make bench`)."""
+"""`make bench` writes its figures as one table (terminal and Markdown), JSON and a PNG plot:
+the writers, fed rounds of the shape the bench measures (the bench itself runs for minutes)."""
 
 from pathlib import Path
 
-from workshop.tools.bench import Row, markdown, plot, ratio
+from rich.console import Console
+
+from workshop.tools.bench import Row, median_and_spread, ratio, table, write
 
 
 def rows() -> list[Row]:
-    floor = Row(
-        "floors",
-        "naive: HTTP enqueue through Nginx",
-        1000.0,
-        "requests/s",
-        5000,
-        p50_ms=15.0,
-        p99_ms=30.0,
-        cpu_ms={"gunicorn": 1.1, "nginx": 0.1},
-    )
-    step = Row(
-        "http",
-        "HTTP enqueue through Nginx, tracing off",
-        800.0,
-        "requests/s",
-        4000,
-        floor=floor.path,
-        p50_ms=20.0,
-        p99_ms=60.0,
-        cpu_ms={"gunicorn": 1.8, "wrk": 0.02},
-    )
+    floor = Row("http", "naive: HTTP enqueue through Nginx", "requests/s")
+    step = Row("http", "step 2 through Nginx, tracing off", "requests/s", floor.path)
+    for naive, mine in ((1000.0, 800.0), (1200.0, 780.0), (900.0, 810.0)):
+        floor.add(naive, {"gunicorn": 1.1, "nginx": 0.1}, (15.0, 30.0))
+        step.add(mine, {"gunicorn": 1.8, "wrk": 0.02}, (20.0, 60.0))
     return [floor, step]
 
 
-def test_each_path_is_a_ratio_of_its_floor_in_the_table():
-    measured = rows()
-    ratio(measured)
-    assert measured[1].ratio == 0.8 and measured[0].ratio is None
-    report = {
-        "date": "2026-11-21 21:00 UTC",
+def report(measured: list[Row]) -> dict:
+    return {
+        "date": "2026-12-02 10:00 UTC",
         "machine": "2 cores",
-        "seconds": 5,
-        "tasks": 1000,
+        "rounds": 3,
+        "seconds": 3,
+        "tasks": 500,
+        "minutes": 3.5,
         "rows": [vars(row) for row in measured],
     }
-    table = markdown(report).splitlines()
-    line = next(line for line in table if line.startswith("| HTTP enqueue through Nginx"))
-    assert "| 800 requests/s | 0.80x naive: HTTP enqueue through Nginx | 20.0 / 60.0 ms |" in line
-    assert "gunicorn 1.80" in line
 
 
-def test_the_plot_is_a_png(tmp_path: Path):
+def test_a_ratio_is_taken_round_by_round_then_its_median():
     measured = rows()
-    report = {"date": "2026-11-21", "machine": "2 cores", "rows": [vars(r) for r in measured]}
-    plot(report, tmp_path / "bench.png")
+    ratio(measured)
+    assert measured[0].ratios == []
+    assert measured[1].ratios == [0.8, 0.65, 0.9]
+    assert median_and_spread(measured[1].ratios, ".2f") == "0.80 (0.65–0.90)"
+    assert median_and_spread([812.4]) == "812"
+
+
+def test_a_wide_spread_marks_a_row_unstable():
+    floor, step = rows()
+    assert floor.unstable  # 900 to 1200 around 1000: 30%
+    assert not step.unstable  # 780 to 810 around 800: 4%
+
+
+def test_the_same_table_in_the_terminal_and_in_markdown(tmp_path: Path):
+    measured = rows()
+    ratio(measured)
+    shown = table(report(measured))
+    line = next(row for row in shown.rows if row[0].startswith("step 2 through Nginx"))
+    assert line[1] == "800 (780–810) requests/s"
+    assert line[2] == "0.80 (0.65–0.90)x naive: HTTP enqueue through Nginx"
+    assert line[3] == "20.0 / 60.0" and line[4] == "gunicorn 1.80, wrk 0.02"
+    assert "| 1000 (900–1200) requests/s unstable |" in shown.markdown()
+    with (tmp_path / "terminal.txt").open("w") as terminal:
+        write(report(measured), tmp_path, Console(file=terminal, width=200))
+    terminal = (tmp_path / "terminal.txt").read_text()
+    markdown = (tmp_path / "bench.md").read_text()
+    for cell in line:
+        assert cell in terminal and cell in markdown
     data = (tmp_path / "bench.png").read_bytes()
     assert data.startswith(b"\x89PNG") and len(data) > 10_000

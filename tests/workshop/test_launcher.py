@@ -12,8 +12,8 @@ from pathlib import Path
 
 import psutil
 
+from workshop.environment import env_with_venv
 from workshop.launcher.background import Background
-from workshop.launcher.processes import env_with_venv
 from workshop.probe import free_port, http_ok
 from workshop.waiting import wait_until
 
@@ -23,12 +23,6 @@ from rich.console import Console
 from workshop import steps
 from workshop.launcher import run
 from workshop.registry import Http, Port, Program, Step
-from workshop.settings import Settings
-
-
-class ToySettings(Settings):  # a variable of this step's own
-    toy_greeting: str = "hello"
-
 
 step = Step(
     name="step99",
@@ -39,10 +33,9 @@ step = Step(
     programs=(Program("web", ready=Http("web", "/")),),
     try_lines=("curl -s localhost:{{TOY_PORT}}/  # {{TOY_GREETING}}",),
     checks=(),
-    settings="__main__:ToySettings",
     {extra}
 )
-steps.register(step)
+steps.STEPS[step.name] = step
 sys.exit(run(step, Console(soft_wrap=True)))
 """
 SERVER = f"{sys.executable} -m http.server --bind 127.0.0.1"
@@ -53,6 +46,8 @@ def launch(tmp_path, runner: str, extra: str = "", **env: str) -> tuple[Backgrou
     env = env_with_venv(
         {"WORKSHOP_MODE": "embedded", "WORKSHOP_RUN_DIR": str(tmp_path / "run"), **env}
     )
+    # A variable of this step's own, with its default (a test may give its own `env=`).
+    extra = extra if "env=" in extra else f'env={{"TOY_GREETING": "hello"}}, {extra}'
     script = LAUNCH.format(folder=str(tmp_path), port=port, runner=runner, extra=extra)
     return Background(tmp_path / "launcher.log", env, ["-c", script]), port
 

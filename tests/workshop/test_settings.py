@@ -5,16 +5,10 @@ import socket
 import pytest
 
 from tests.support.commands import workshop
-from workshop.launcher.processes import env_with_venv
+from workshop.environment import env_with_venv
 from workshop.probe import free_port
-from workshop.settings import (
-    ServiceUnavailable,
-    celery_services,
-    choose,
-    endpoint,
-    safe_url,
-    scheme,
-)
+from workshop.services import ServiceUnavailable, choose, choose_services
+from workshop.settings import Settings, endpoint, safe_url, scheme
 
 
 def closed_url() -> str:
@@ -53,16 +47,14 @@ def test_embedded_mode_never_touches_the_network():
     assert service.embedded and service.why == "WORKSHOP_MODE=embedded"
 
 
-def test_embedded_celery_config_and_banner(monkeypatch, tmp_path):
-    monkeypatch.setenv("WORKSHOP_MODE", "embedded")
-    monkeypatch.setenv("WORKSHOP_RUN_DIR", str(tmp_path))
-    services = celery_services()
-    config = services.celery_config()
-    assert config["broker_url"] == "filesystem://"
-    assert config["result_backend"] == f"db+sqlite:///{tmp_path / 'results.sqlite'}"
-    folders = config["broker_transport_options"]
-    assert (tmp_path / "broker" / "messages").is_dir()
-    assert folders["data_folder_in"] == folders["data_folder_out"]
+def test_embedded_variables_and_banner(tmp_path):
+    settings = Settings.of({"WORKSHOP_MODE": "embedded", "WORKSHOP_RUN_DIR": str(tmp_path)})
+    services = choose_services(settings)
+    assert services.variables() == {
+        "CELERY_BROKER_URL": "filesystem://",
+        "CELERY_RESULT_BACKEND": f"db+sqlite:///{tmp_path / 'results.sqlite'}",
+        "CELERY_BROKER_FOLDER": str(tmp_path / "broker"),
+    }
     banner = services.banner()
     assert banner.startswith("EMBEDDED DEFAULT IN USE") and "make services" in banner
 
@@ -75,20 +67,24 @@ def test_a_server_that_answers_is_used_as_is():
             assert service.url == url and not service.embedded
 
 
-def test_explicit_embedded_urls_are_used_as_given_and_still_announced(monkeypatch, tmp_path):
-    monkeypatch.setenv("WORKSHOP_MODE", "services")
-    monkeypatch.setenv("WORKSHOP_RUN_DIR", str(tmp_path))
-    monkeypatch.setenv("CELERY_BROKER_URL", "filesystem://")
-    monkeypatch.setenv("CELERY_RESULT_BACKEND", "db+sqlite:///results.sqlite")
-    services = celery_services()
+def test_explicit_embedded_urls_are_used_as_given_and_still_announced(tmp_path):
+    settings = Settings.of(
+        {
+            "WORKSHOP_MODE": "services",
+            "WORKSHOP_RUN_DIR": str(tmp_path),
+            "CELERY_BROKER_URL": "filesystem://",
+            "CELERY_RESULT_BACKEND": "db+sqlite:///results.sqlite",
+        }
+    )
+    services = choose_services(settings)
     assert services.broker.url == "filesystem://" and services.broker.embedded
     assert "set by CELERY_BROKER_URL" in services.banner()
 
 
 def test_a_bad_value_is_one_clear_line_whatever_the_command():
     for variable, value, words in (
-        ("NGINX_PORT", "88a", "valid integer"),
-        ("TASK_SECONDS", "-1", "greater than or equal to 0"),
+        ("NGINX_PORT", "88a", "not a port number (1 to 65535)"),
+        ("WORKER_CONCURRENCY", "0", "greater than or equal to 1"),
     ):
         done = workshop("doctor", env=env_with_venv({variable: value}))
         assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
