@@ -1,6 +1,6 @@
 """The shapes of the API's answers, for the OpenAPI schema (/docs, /openapi.json)."""
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -25,6 +25,20 @@ class GroupState(BaseModel):
     tasks: list[TaskState]
     results: list | None = Field(None, description="Every task's result, once SUCCESS.")
     error: str | None = Field(None, description="The first failed task's error.")
+
+
+class Server(BaseModel):
+    url: str = Field(description="Its URL, the password masked.")
+    embedded: bool = Field(description="The embedded default: files, no server.")
+    reachable: bool = Field(description="It answered just now.")
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    embedded: bool = Field(description="A server is replaced by the embedded default.")
+    broker: Server
+    result_backend: Server
+    task_delay_scale: float = Field(description="The tasks' durations times this.")
 
 
 def errors(*codes: int) -> dict:

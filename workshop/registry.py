@@ -117,9 +117,8 @@ class Tracing:
 
 @dataclass(frozen=True)
 class Step:
-    name: str  # "step02": `make step02`, `python -m workshop run step02`
+    folder: str  # the lesson's folder, at the top of the repository: step02_nginx_gunicorn
     title: str
-    folder: str  # the lesson's folder, at the top of the repository
     ports: tuple[Port, ...]  # the first is where the step answers: `PORT=` moves it
     runner: Literal["honcho", "supervisord"]  # which reads <folder>/Procfile or supervisord.conf
     programs: tuple[Program, ...]
@@ -146,6 +145,11 @@ class Step:
     task_api: TaskApi | None = None
     tracing: Tracing | None = None
     history: str | None = None
+
+    @property
+    def name(self) -> str:
+        """ "step02", from its folder: `make step02`, `python -m workshop run step02`."""
+        return Path(self.folder).name.split("_")[0]
 
     @property
     def path(self) -> Path:

@@ -49,8 +49,7 @@ def health():
     embedded = broker["embedded"] or backend["embedded"]
     body = {
         "status": "ok" if up else "degraded",
-        # The embedded default: no server, a folder and a SQLite file (README.md, section 4).
-        "mode": "embedded" if embedded else "services",
+        # The embedded default (README.md, section 4): a folder and a SQLite file, no server.
         "embedded": embedded,
         "broker": broker,
         "result_backend": backend,

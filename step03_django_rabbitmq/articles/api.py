@@ -207,7 +207,6 @@ def health(request: HttpRequest) -> JsonResponse:
     embedded = any(service["embedded"] for service in described.values())
     body = {
         "status": "ok" if up else "degraded",
-        "mode": "embedded" if embedded else "services",
         "embedded": embedded,
         **described,
     }

@@ -8,6 +8,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from step04_fastapi_canvas.celery_app import celery_app
+from step04_fastapi_canvas.schemas import Health, Server
 from step04_fastapi_canvas.settings import get_settings
 
 router = APIRouter(tags=["health"])
@@ -32,28 +33,29 @@ def backend_answers() -> bool:
     return True
 
 
-@router.get("/health", responses={503: {"description": "A server does not answer."}})
+@router.get(
+    "/health",
+    response_model=Health,
+    responses={503: {"model": Health, "description": "A server does not answer."}},
+)
 def health() -> JSONResponse:
     conf = celery_app.conf
-    broker = {
-        "url": maybe_sanitize_url(conf.broker_url),
-        "embedded": conf.broker_url.startswith("filesystem://"),  # no server: files
-        "reachable": broker_answers(),
-    }
-    backend = {
-        "url": maybe_sanitize_url(conf.result_backend),
-        "embedded": conf.result_backend.startswith("db+sqlite"),  # no server: a file
-        "reachable": backend_answers(),
-    }
-    up = broker["reachable"] and backend["reachable"]
-    embedded = broker["embedded"] or backend["embedded"]
-    body = {
-        "status": "ok" if up else "degraded",
-        "mode": "embedded" if embedded else "services",
-        "embedded": embedded,
-        "broker": broker,
-        "result_backend": backend,
-        # The tasks' durations times this (make check-step04 waits accordingly).
-        "task_delay_scale": get_settings().task_delay_scale,
-    }
-    return JSONResponse(body, status_code=200 if up else 503)
+    broker = Server(
+        url=maybe_sanitize_url(conf.broker_url),
+        embedded=conf.broker_url.startswith("filesystem://"),  # no server: files
+        reachable=broker_answers(),
+    )
+    backend = Server(
+        url=maybe_sanitize_url(conf.result_backend),
+        embedded=conf.result_backend.startswith("db+sqlite"),  # no server: a file
+        reachable=backend_answers(),
+    )
+    answer = Health(
+        status="ok" if broker.reachable and backend.reachable else "degraded",
+        embedded=broker.embedded or backend.embedded,
+        broker=broker,
+        result_backend=backend,
+        # make check-step04 waits for the tasks accordingly.
+        task_delay_scale=get_settings().task_delay_scale,
+    )
+    return JSONResponse(answer.model_dump(), status_code=200 if answer.status == "ok" else 503)

@@ -27,14 +27,16 @@ def status_code(state: str) -> int:
     return 200 if state in workflows.FINISHED else 202
 
 
+def answers(model: type, running: str, failed: str) -> dict:
+    """The other answers of a result endpoint, for the OpenAPI schema."""
+    others = {202: {"model": model, "description": running}}
+    return {**others, 500: {"model": model, "description": failed}, **errors(404, 503)}
+
+
 @router.get(
     "/{task_id}",
     response_model=TaskState,
-    responses={
-        202: {"model": TaskState, "description": "Queued or running."},
-        500: {"model": TaskState, "description": "The task failed: the error is in `error`."},
-        **errors(404, 503),
-    },
+    responses=answers(TaskState, "Queued or running.", "The task failed: the error is in `error`."),
 )
 def task_result(task_id: str) -> JSONResponse:
     if not workflows.known(task_id):
@@ -46,11 +48,9 @@ def task_result(task_id: str) -> JSONResponse:
 @router.get(
     "/group/{group_id}",
     response_model=GroupState,
-    responses={
-        202: {"model": GroupState, "description": "Some of its tasks are not done yet."},
-        500: {"model": GroupState, "description": "One of its tasks failed."},
-        **errors(404, 503),
-    },
+    responses=answers(
+        GroupState, "Some of its tasks are not done yet.", "One of its tasks failed."
+    ),
 )
 def group_result(group_id: str) -> JSONResponse:
     saved = GroupResult.restore(group_id, app=celery_app)

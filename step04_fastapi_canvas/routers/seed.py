@@ -15,8 +15,10 @@ from step04_fastapi_canvas.schemas import errors
 router = APIRouter(tags=["seed"], responses=errors(503))
 
 
-def numbers() -> tuple[int, int]:
-    return random.randint(1, 100), random.randint(1, 100)  # noqa: S311 (not a secret)
+def submitted(kind: str) -> tuple[int, int, workflows.Workflow]:
+    """Two random numbers, and the workflow of this kind submitted on them."""
+    a, b = random.randint(1, 100), random.randint(1, 100)  # noqa: S311 (not a secret)
+    return a, b, workflows.submit(kind, a, b)
 
 
 @router.get("/")
@@ -29,8 +31,7 @@ def index() -> dict:
 
 @router.get("/solo/add")
 def solo_add() -> dict:
-    a, b = numbers()
-    workflow = workflows.submit("solo", a, b)
+    a, b, workflow = submitted("solo")
     return {
         "message": f"FastAPI : a={a}, b={b} Published to the queue",
         "task_id": workflow.task_id,
@@ -39,16 +40,14 @@ def solo_add() -> dict:
 
 @router.get("/solo/chain")
 def solo_chain() -> dict:
-    a, b = numbers()
-    workflow = workflows.submit("chain", a, b)
+    _, _, workflow = submitted("chain")
     # The chain's id is its last task's: its result is the chain's result.
     return {"message": "Chain task result", "task_id": workflow.task_id, "status_code": 200}
 
 
 @router.get("/solo/group")
 def solo_group() -> dict:
-    a, b = numbers()
-    workflow = workflows.submit("group", a, b)
+    a, b, workflow = submitted("group")
     return {
         "message": f"Group task submitted : a = {a}, b = {b}",
         "group_id": workflow.group_id,

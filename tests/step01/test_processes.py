@@ -41,7 +41,7 @@ def test_a_real_worker_on_rabbitmq_and_redis(stacks):
     stack = stacks.start("services")
     with stack.client() as client:
         health = client.get("/health").json()
-    assert health["embedded"] is False and health["mode"] == "services"
+    assert health["embedded"] is False and health["status"] == "ok"
     assert health["broker"]["url"].startswith("amqp://")
     assert health["result_backend"]["url"].startswith("redis://")
 

@@ -37,6 +37,14 @@ class LaunchedStep(IsolatedStep):
         """`python -m workshop ARGS` as a learner would type it, with this step's settings."""
         return workshop(*args, env=self.env, timeout=timeout)
 
+    def check_without(self, program: str, timeout: float = 3) -> subprocess.CompletedProcess:
+        """`make check-stepNN` while `program` is stopped (supervisorctl), then started again."""
+        assert "stopped" in self.supervisorctl("stop", program)
+        try:
+            return self.workshop("check", self.step.name, "--timeout", str(timeout))
+        finally:
+            assert "started" in self.supervisorctl("start", program)
+
 
 @contextmanager
 def launched(step: LaunchedStep):

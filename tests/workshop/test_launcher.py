@@ -25,9 +25,8 @@ from workshop.launcher import run
 from workshop.registry import Http, Port, Program, Step
 
 step = Step(
-    name="step99",
-    title="a web server, declared as data",
     folder={folder!r},
+    title="a web server, declared as data",
     ports=(Port("web", {port}, "TOY_PORT", "toy"),),
     runner={runner!r},
     programs=(Program("web", ready=Http("web", "/")),),
@@ -41,14 +40,21 @@ sys.exit(run(step, Console(soft_wrap=True)))
 SERVER = f"{sys.executable} -m http.server --bind 127.0.0.1"
 
 
+def toy(tmp_path: Path) -> Path:
+    """The made-up step's folder: its name makes it step99."""
+    folder = tmp_path / "step99_toy"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
 def launch(tmp_path, runner: str, extra: str = "", **env: str) -> tuple[Background, int]:
-    port = free_port()
+    port, folder = free_port(), toy(tmp_path)
     env = env_with_venv(
         {"WORKSHOP_MODE": "embedded", "WORKSHOP_RUN_DIR": str(tmp_path / "run"), **env}
     )
     # A variable of this step's own, with its default (a test may give its own `env=`).
     extra = extra if "env=" in extra else f'env={{"TOY_GREETING": "hello"}}, {extra}'
-    script = LAUNCH.format(folder=str(tmp_path), port=port, runner=runner, extra=extra)
+    script = LAUNCH.format(folder=str(folder), port=port, runner=runner, extra=extra)
     return Background(tmp_path / "launcher.log", env, ["-c", script]), port
 
 
@@ -62,7 +68,9 @@ def stop_and_check(launcher: Background, port: int, sig: int) -> str:
 
 
 def test_a_procfile_step_runs_under_honcho_and_stops_on_sigterm(tmp_path):
-    (tmp_path / "Procfile").write_text(f"web: echo greeting=$TOY_GREETING && exec {SERVER} $PORT\n")
+    (toy(tmp_path) / "Procfile").write_text(
+        f"web: echo greeting=$TOY_GREETING && exec {SERVER} $PORT\n"
+    )
     launcher, port = launch(tmp_path, "honcho")
     try:
         assert launcher.start(60), launcher.text()
@@ -75,7 +83,7 @@ def test_a_procfile_step_runs_under_honcho_and_stops_on_sigterm(tmp_path):
 
 
 def test_a_supervisord_step_restarts_a_program_that_dies_and_stops_on_sighup(tmp_path):
-    (tmp_path / "supervisord.conf").write_text(
+    (toy(tmp_path) / "supervisord.conf").write_text(
         textwrap.dedent(f"""\
             [program:web]
             command={SERVER} %(ENV_TOY_PORT)s
@@ -97,7 +105,7 @@ def test_a_supervisord_step_restarts_a_program_that_dies_and_stops_on_sighup(tmp
 
 
 def test_a_program_that_fails_at_start_stops_the_step_with_status_1(tmp_path):
-    (tmp_path / "Procfile").write_text(f"web: {sys.executable} -c 'raise SystemExit(3)'\n")
+    (toy(tmp_path) / "Procfile").write_text(f"web: {sys.executable} -c 'raise SystemExit(3)'\n")
     launcher, port = launch(tmp_path, "honcho")
     assert not launcher.start(60)
     assert launcher.popen.wait(30) == 1
@@ -107,7 +115,7 @@ def test_a_program_that_fails_at_start_stops_the_step_with_status_1(tmp_path):
 
 
 def test_a_mistake_in_supervisord_conf_is_shown_not_swallowed(tmp_path):
-    (tmp_path / "supervisord.conf").write_text(
+    (toy(tmp_path) / "supervisord.conf").write_text(
         f"[program:web]\ncommand={SERVER} %(ENV_NOT_GIVEN)s\n"
     )
     launcher, _ = launch(tmp_path, "supervisord")
@@ -117,7 +125,7 @@ def test_a_mistake_in_supervisord_conf_is_shown_not_swallowed(tmp_path):
 
 
 def test_before_commands_run_first_and_a_failing_one_stops_the_step(tmp_path):
-    (tmp_path / "Procfile").write_text(f"web: exec {SERVER} $PORT\n")
+    (toy(tmp_path) / "Procfile").write_text(f"web: exec {SERVER} $PORT\n")
     failing = 'before=("python -c \\"print(42); raise SystemExit(5)\\"",),'
     launcher, port = launch(tmp_path, "honcho", failing)
     assert not launcher.start(60)
@@ -129,7 +137,7 @@ def test_before_commands_run_first_and_a_failing_one_stops_the_step(tmp_path):
 
 def test_a_step_env_value_is_a_default_the_learners_own_setting_overrides(tmp_path):
     marker = tmp_path / "before-ran"
-    (tmp_path / "Procfile").write_text(
+    (toy(tmp_path) / "Procfile").write_text(
         f"web: echo debug=$TOY_GREETING && test -f {marker} && exec {SERVER} $PORT\n"
     )
     extra = f'env={{"TOY_GREETING": "from-the-step"}}, before=("touch {marker}",),'

@@ -4,9 +4,8 @@ from workshop import checks
 from workshop.registry import Http, Ping, Port, Program, Step, TaskApi
 
 STEP = Step(
-    name="step01",
-    title="Flask + Celery",
     folder="step01_flask_celery",
+    title="Flask + Celery",
     ports=(Port("flask", 8000, "PORT", "Flask"),),
     runner="honcho",  # reads step01_flask_celery/Procfile
     programs=(

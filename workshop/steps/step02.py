@@ -143,9 +143,8 @@ def flower_asks_for_a_password(context: Context) -> None:
 
 
 STEP = Step(
-    name="step02",
-    title="Nginx + Gunicorn + 2 Celery workers + Flower",
     folder="step02_nginx_gunicorn",
+    title="Nginx + Gunicorn + 2 Celery workers + Flower",
     ports=(
         Port("nginx", 8888, "NGINX_PORT", "Nginx"),
         Port("gunicorn", 8002, "GUNICORN_PORT", "Gunicorn"),

@@ -35,9 +35,8 @@ def articles_listed(context: Context) -> None:
 
 
 STEP = Step(
-    name="step03",
-    title="Django + Celery + RabbitMQ + PostgreSQL: a scraper",
     folder="step03_django_rabbitmq",
+    title="Django + Celery + RabbitMQ + PostgreSQL: a scraper",
     ports=(
         Port("django", 8003, "DJANGO_PORT", "Django"),
         Port("blog", 8004, "DEMO_BLOG_PORT", "the demo blog"),

@@ -28,9 +28,8 @@ def bad_body_is_422(context: Context) -> None:
 
 
 STEP = Step(
-    name="step04",
-    title="FastAPI + Celery canvas: solo, chain, group, chord",
     folder="step04_fastapi_canvas",
+    title="FastAPI + Celery canvas: solo, chain, group, chord",
     ports=(Port("fastapi", 8001, "FASTAPI_PORT", "FastAPI"),),
     runner="supervisord",  # reads step04_fastapi_canvas/supervisord.conf
     programs=(

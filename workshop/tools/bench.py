@@ -214,7 +214,7 @@ class Bench:
     def __init__(self, out: Path, database: str, console: Console):
         self.out, self.console = out, console
         run_dir = out / "run"
-        common = {"WORKSHOP_RUN_DIR": str(run_dir), "DATABASE_URL": database, "COLUMNS": "200"}
+        common = {"DATABASE_URL": database, "COLUMNS": "200"}
         self.off = IsolatedStep(
             "step02", run_dir / "off", prefix="bench", OTEL_SDK_DISABLED="true", **common
         )

@@ -44,15 +44,14 @@ from rich.table import Table
 
 from workshop.launcher.isolated import IsolatedStep
 from workshop.launcher.processes import alive, stop_on_signals
-from workshop.probe import celery_client, find_binary, ping_workers, queue_depth
+from workshop.notebooks import available
+from workshop.probe import celery_client, ping_workers, queue_depth
 from workshop.registry import Step
 from workshop.scratch import fresh_database
 from workshop.settings import (
     DEFAULT_REDIS_URL,
-    FIXES,
     Settings,
     endpoint,
-    reachable,
     safe_url,
     scheme,
 )
@@ -429,16 +428,10 @@ def print_table(tallies: list[Tally], console: Console) -> None:
     )
 
 
-def missing(step: Step, broker: str, backend: str, database: str) -> list[str]:
+def missing(step: Step, backend: str) -> list[str]:
     """What this machine lacks for the run, one line each with its fix."""
-    lines = [
-        f"✗ {name} is not installed: {how}"
-        for name, how in step.needs.items()
-        if not find_binary(name)
-    ]
-    for name, url in (("RabbitMQ", broker), ("Redis", backend), ("PostgreSQL", database)):
-        if not reachable(url):
-            lines.append(f"✗ {name} does not answer at {safe_url(url)}: {FIXES[scheme(url)]}")
+    needed = [*step.needs, "rabbitmq", "redis", "postgresql"]
+    lines = [f"✗ {why}" for present, why in map(available, needed) if not present]
     if scheme(backend) != "redis":
         lines.append(f"✗ CELERY_RESULT_BACKEND={safe_url(backend)}: this run needs Redis")
     return lines
@@ -448,7 +441,7 @@ def faults(step: Step, console: Console) -> int:
     settings = Settings()
     broker, database = settings.celery_broker_url, settings.database_url
     backend = settings.celery_result_backend or DEFAULT_REDIS_URL
-    lacking = missing(step, broker, backend, database)
+    lacking = missing(step, backend)
     if lacking:
         console.print("\n".join(lacking), highlight=False)
         return 2
