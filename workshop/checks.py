@@ -217,9 +217,9 @@ def allow_for_backlog(context: Context) -> float:
     waiting = queue_depth(url, options, context.env.queue)
     if not waiting:
         return context.timeout
+    messages = "1 message already waits" if waiting == 1 else f"{waiting} messages already wait"
     context.report.note(
-        f"{waiting} messages already wait in the queue: the check's "
-        "tasks come after them, so it waits up to 60 s"
+        f"{messages} in the queue: the check's tasks come after them, so it waits up to 60 s"
     )
     return max(context.timeout, 60)
 

@@ -62,23 +62,28 @@ def transport_options(variables: Mapping[str, str]) -> dict:
     }
 
 
+def celery_app(broker: str, backend: str | None = None, **conf) -> Celery:
+    """A Celery app of the tools' own, on exactly these servers. (Celery prefers this process's
+    CELERY_BROKER_URL and CELERY_RESULT_BACKEND to the URLs an app is given; the read and write
+    URLs and backend_cls come before them: a learner's variables cannot redirect a tool.)"""
+    app = Celery("workshop-tool", set_as_current=False)
+    app.conf.update(broker_read_url=broker, broker_write_url=broker, accept_content=["json"])
+    app.conf.update(conf)
+    app.backend_cls = backend
+    return app
+
+
 def celery_client(variables: Mapping[str, str]) -> Celery:
-    """A Celery app of the tools' own, on a step's broker, result backend and queue: it sends
-    tasks by name and reads results, without importing the step's code."""
-    app = Celery(
-        "workshop-client",
-        broker=variables["CELERY_BROKER_URL"],
-        backend=variables["CELERY_RESULT_BACKEND"],
-        set_as_current=False,
-    )
-    app.conf.update(
+    """A Celery app on a step's broker, result backend and queue: it sends tasks by name and
+    reads results, without importing the step's code."""
+    return celery_app(
+        variables["CELERY_BROKER_URL"],
+        variables["CELERY_RESULT_BACKEND"],
         broker_transport_options=transport_options(variables),
         task_default_queue=variables["CELERY_TASK_DEFAULT_QUEUE"],
-        accept_content=["json"],
         result_extended=True,
         broker_connection_timeout=2,
     )
-    return app
 
 
 class OtherBroker(Exception):
@@ -89,8 +94,11 @@ def broker_url_for(health: dict, variables: Mapping[str, str]) -> tuple[str, dic
     """The broker of a running step, as /health names it (with its password masked). A URL
     with nothing masked is used as it is; otherwise the broker these variables name (the
     launcher's choice, from CELERY_BROKER_URL) gives the password, if it is the same broker."""
-    if health["broker"]["embedded"]:
-        return "filesystem://", transport_options(variables)
+    if health["broker"]["embedded"]:  # its folder, even if this command chose a server
+        run_dir = Path(variables["STEP_RUN_DIR"]).parent
+        folder = variables.get("CELERY_BROKER_FOLDER") or run_dir / "broker"
+        embedded = {"CELERY_BROKER_URL": "filesystem://", "CELERY_BROKER_FOLDER": str(folder)}
+        return "filesystem://", transport_options(embedded)
     shown, own = health["broker"]["url"], variables["CELERY_BROKER_URL"]
     if safe_url(own) == shown:
         return own, {}
@@ -109,13 +117,12 @@ def ping_workers(
 
     `only`: ping these workers alone, and stop waiting as soon as all of them answered.
     """
-    app = Celery("workshop-probe", broker=broker_url, set_as_current=False)
-    app.conf.update(
+    app = celery_app(
+        broker_url,
         broker_transport_options=transport_options,
         broker_connection_timeout=2,
         broker_connection_retry=False,
         broker_connection_retry_on_startup=False,
-        accept_content=["json"],
     )
     try:
         replies = app.control.ping(destination=only, timeout=timeout) or []

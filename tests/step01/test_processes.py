@@ -8,11 +8,12 @@ import socket
 import subprocess
 import time
 
+import httpx
 import psutil
 import pytest
 
 from tests.support.commands import workshop
-from tests.support.launched import LaunchedStep
+from tests.support.launched import LaunchedStep, launched
 from tests.support.tasks import states_until_done
 from workshop.environment import env_with_venv
 from workshop.probe import free_port, http_ok, port_in_use
@@ -80,24 +81,26 @@ def test_the_same_flow_on_the_embedded_default(stacks):
     assert "broker: embedded default filesystem:///" in check.stdout
 
 
-def test_auto_mode_falls_back_when_no_server_answers(stacks):
+def test_auto_mode_falls_back_when_no_server_answers(tmp_path):
+    # The learner's own variables name servers that do not answer: the launcher chooses the
+    # embedded default, says why, and its processes (and the check) follow its choice, although
+    # Celery prefers CELERY_BROKER_URL in the environment to what an app is given.
     closed_broker = f"amqp://guest:guest@127.0.0.1:{free_port()}//"
     closed_redis = f"redis://127.0.0.1:{free_port()}/0"
     given = {"CELERY_BROKER_URL": closed_broker, "CELERY_RESULT_BACKEND": closed_redis}
-    stack = stacks.start("auto", **given)
-    with stack.client() as client:
-        health = client.get("/health").json()
-    assert health["embedded"] and health["broker"]["url"] == "filesystem:///"
-    assert health["result_backend"]["url"].startswith("db+sqlite:")
-    task_id = stack.submit({"seconds": 0})
-    assert stack.wait_for_task(task_id)["state"] == "SUCCESS"
-    # The launcher's choice, and why, as `make env STEP=step01` prints it.
-    shown = workshop("env", "step01", env=env_with_venv({"WORKSHOP_MODE": "auto", **given}))
+    step = LaunchedStep("step01", tmp_path, WORKSHOP_MODE="auto", **given)
+    with launched(step):
+        health = httpx.get(f"{step.url()}/health", timeout=5).json()
+        assert health["embedded"] and health["broker"]["url"] == "filesystem:///"
+        assert health["result_backend"]["url"].startswith("db+sqlite:")
+        check = step.workshop("check", "step01")
+        assert check.returncode == 0, check.stdout + step.log()
     port = endpoint(closed_broker)[1]
-    assert f"broker: embedded default filesystem:/// (nothing answers at 127.0.0.1:{port})" in (
-        shown.stdout
-    )
-    assert "export CELERY_BROKER_URL=filesystem://" in shown.stdout
+    banner = f"broker: embedded default filesystem:/// (nothing answers at 127.0.0.1:{port})"
+    assert banner in step.log()
+    # The same choice, as `make env STEP=step01` prints it.
+    shown = workshop("env", "step01", env=env_with_venv({"WORKSHOP_MODE": "auto", **given}))
+    assert banner in shown.stdout and "export CELERY_BROKER_URL=filesystem://" in shown.stdout
 
 
 def test_services_mode_refuses_to_start_without_its_servers(tmp_path):

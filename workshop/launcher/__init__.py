@@ -20,7 +20,14 @@ from workshop import steps
 from workshop.environment import StepEnvironment, environment
 from workshop.launcher.processes import descendants, signals_held, stop_on_signals
 from workshop.launcher.runners import RUNNERS
-from workshop.probe import find_binary, http_ok, ping_workers, port_in_use, transport_options
+from workshop.probe import (
+    celery_app,
+    find_binary,
+    http_ok,
+    ping_workers,
+    port_in_use,
+    transport_options,
+)
 from workshop.registry import Http, Step
 from workshop.services import ServiceUnavailable, print_banner
 from workshop.settings import ROOT, safe_url
@@ -140,11 +147,7 @@ def create_result_tables(backend_url: str) -> None:
     """Celery's SQL result tables, created once, before several processes race to create them."""
     if not backend_url.startswith("db+"):
         return
-    from celery import Celery
-
-    app = Celery("workshop-prepare", backend=backend_url, set_as_current=False)
-    app.conf.result_extended = True
-    app.backend.ResultSession().close()
+    celery_app("memory://", backend_url, result_extended=True).backend.ResultSession().close()
 
 
 def run_before(step: Step, env: dict[str, str], console: Console) -> bool:

@@ -16,13 +16,11 @@ import subprocess
 import uuid
 from pathlib import Path
 
-from celery import Celery
-
 from workshop import steps
 from workshop.environment import VENV_BIN, StepEnvironment, env_with_venv, environment
 from workshop.launcher.background import Background
 from workshop.launcher.processes import signals_ignored
-from workshop.probe import free_port
+from workshop.probe import celery_app, free_port
 from workshop.scratch import delete_queues
 from workshop.settings import Settings
 
@@ -105,7 +103,7 @@ class IsolatedStep:
             popen.send_signal(signal.SIGINT)
             queues = [self.queue, f"{self.queue}-sum"]
             with contextlib.suppress(Exception):  # a broker that is gone: nothing to delete
-                app = Celery("stop-soon", broker=self.broker, set_as_current=False)
+                app = celery_app(self.broker)
                 for queue in queues:
                     app.control.cancel_consumer(
                         queue, destination=self.worker_names(), reply=True, timeout=1
