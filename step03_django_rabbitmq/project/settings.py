@@ -26,12 +26,20 @@ RUN_DIR = Path(os.environ.get("STEP_RUN_DIR", BASE_DIR.parent / ".run" / "step03
 
 
 def secret_key(path: Path) -> str:
-    """A random key made once and kept in RUN_DIR, when DJANGO_SECRET_KEY is not set."""
+    """A random key made once and kept in RUN_DIR, when DJANGO_SECRET_KEY is not set. The web
+    process and the worker may start at the same instant: each writes a whole file of its own,
+    readable by its owner only, and links it into place; the first link wins, whole."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        # Readable by its owner only, from the moment it exists.
-        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
+        mine = path.with_name(f".{path.name}.{os.getpid()}")
+        with os.fdopen(os.open(mine, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
             file.write(get_random_secret_key())
+        try:
+            os.link(mine, path)
+        except FileExistsError:
+            pass  # another process was first: its key is the one
+        finally:
+            mine.unlink()
     return path.read_text().strip()
 
 

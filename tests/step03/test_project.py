@@ -66,3 +66,33 @@ def test_check_deploy_catches_debug_left_on():
 def test_the_migrations_match_the_models():
     done = python(*MANAGE, "makemigrations", "--check", "--dry-run")
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_processes_started_at_once_share_one_secret_key(tmp_path):
+    # The web process and the worker may start together on a fresh clone: one key, no error.
+    code = (
+        "import django, hashlib; django.setup(); from django.conf import settings; "
+        "print(hashlib.sha256(settings.SECRET_KEY.encode()).hexdigest()[:12])"
+    )
+    env = env_with_venv(
+        {
+            "DJANGO_SETTINGS_MODULE": "step03_django_rabbitmq.project.settings",
+            "STEP_RUN_DIR": str(tmp_path),
+        }
+    )
+    started = [
+        subprocess.Popen(
+            [str(VENV_BIN / "python"), "-c", code],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(6)
+    ]
+    answers = [process.communicate(timeout=60) for process in started]
+    assert all(process.returncode == 0 for process in started), answers
+    assert len({out for out, _ in answers}) == 1
+    assert oct((tmp_path / "django-key").stat().st_mode)[-3:] == "600"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["django-key", "static"]

@@ -382,31 +382,54 @@ def http_whole(app, url: str, count: int) -> tuple[float, dict]:
     return count / (max(map(done_at, results.values())) - began), per_item(cpu, count)
 
 
+NAIVE, NAIVE_ALONE = "naive: HTTP enqueue through Nginx", "naive: HTTP enqueue, Gunicorn alone"
+NAIVE_TASKS, TASKS = (
+    "naive workers: apply_async to SUCCESS",
+    "step 2's workers: apply_async to SUCCESS",
+)
+# (group, path, the row it is compared with): a round measures them in this order.
+ROWS = [
+    ("http", NAIVE, None),
+    ("http", "step 2 through Nginx, tracing off", NAIVE),
+    ("http", "step 2 through Nginx, tracing on", NAIVE),
+    ("http", NAIVE_ALONE, None),
+    ("http", "step 2, Gunicorn alone, tracing off", NAIVE_ALONE),
+    ("http", "step 2, Gunicorn alone, tracing on", NAIVE_ALONE),
+    ("noise", "noise: the naive row again", NAIVE),
+    ("tasks", NAIVE_TASKS, None),
+    ("tasks", TASKS, NAIVE_TASKS),
+    ("tasks", "whole tasks: HTTP through Nginx to SUCCESS", TASKS),
+]
+
+
+def new_rows() -> dict[str, Row]:
+    unit = {"tasks": "tasks/s"}
+    return {path: Row(g, path, unit.get(g, "requests/s"), floor) for g, path, floor in ROWS}
+
+
 def one_round(bench: Bench, rows: dict[str, Row], seconds: float, tasks: int) -> None:
     """Every row of the http, noise and tasks groups once, in turn."""
-    naive = f"http://127.0.0.1:{bench.ports['naive_nginx']}/api/process_data"
-    naive_alone = f"http://127.0.0.1:{bench.ports['naive']}/api/process_data"
     off, on = bench.off, bench.on
-    http = [
-        ("naive: HTTP enqueue through Nginx", naive),
-        ("step 2 through Nginx, tracing off", f"{off.url('nginx')}/api/process_data"),
-        ("step 2 through Nginx, tracing on", f"{on.url('nginx')}/api/process_data"),
-        ("naive: HTTP enqueue, Gunicorn alone", naive_alone),
-        ("step 2, Gunicorn alone, tracing off", f"{off.url('gunicorn')}/api/process_data"),
-        ("step 2, Gunicorn alone, tracing on", f"{on.url('gunicorn')}/api/process_data"),
-        ("noise: the naive row again", naive),
+    urls = [
+        f"http://127.0.0.1:{bench.ports['naive_nginx']}",
+        off.url("nginx"),
+        on.url("nginx"),
+        f"http://127.0.0.1:{bench.ports['naive']}",
+        off.url("gunicorn"),
+        on.url("gunicorn"),
+        f"http://127.0.0.1:{bench.ports['naive_nginx']}",
     ]
     with bench.consuming(False):
-        for path, url in http:
-            rate, cpu, latency, _ = http_enqueue(url, seconds)
+        for (_, path, _), url in zip(ROWS, urls, strict=False):
+            rate, cpu, latency, _ = http_enqueue(f"{url}/api/process_data", seconds)
             rows[path].add(rate, cpu, latency)
             bench.purge()
     app = celery_client(bench.env)
     with bench.consuming(True):
         rate, cpu = tasks_to_success(app, NAIVE_TASK, ({}, 0), tasks, bench.naive_queue)
-        rows["naive workers: apply_async to SUCCESS"].add(rate, cpu)
+        rows[NAIVE_TASKS].add(rate, cpu)
         rate, cpu = tasks_to_success(app, TASK, ({}, 0, False), tasks, off.queue)
-        rows["step 2's workers: apply_async to SUCCESS"].add(rate, cpu)
+        rows[TASKS].add(rate, cpu)
         rate, cpu = http_whole(app, f"{off.url('nginx')}/api/process_data", tasks)
         rows["whole tasks: HTTP through Nginx to SUCCESS"].add(rate, cpu)
     app.close()
@@ -429,7 +452,7 @@ def worker_variants(bench: Bench, rows: list[Row], tasks: int, rounds: int) -> N
     queue = f"{bench.off.queue}-v"
     sql = bench.env["DATABASE_URL"].replace("postgresql://", "db+postgresql+psycopg://", 1)
     create_result_tables(sql)
-    base = Row("workers", "step 2's workers (the base of this group)", "tasks/s")
+    base = Row("workers", "step 2's workers, base of the variants", "tasks/s")
     rows.append(base)
     with bench.consuming(True):
         for label, options, extra in VARIANTS:
@@ -475,51 +498,7 @@ def bench(console: Console, quick: bool = False, out: Path | None = None) -> int
     def say(text: str) -> None:
         console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {text}", highlight=False)
 
-    http = [
-        Row("http", "naive: HTTP enqueue through Nginx", "requests/s"),
-        Row(
-            "http",
-            "step 2 through Nginx, tracing off",
-            "requests/s",
-            "naive: HTTP enqueue through Nginx",
-        ),
-        Row(
-            "http",
-            "step 2 through Nginx, tracing on",
-            "requests/s",
-            "naive: HTTP enqueue through Nginx",
-        ),
-        Row("http", "naive: HTTP enqueue, Gunicorn alone", "requests/s"),
-        Row(
-            "http",
-            "step 2, Gunicorn alone, tracing off",
-            "requests/s",
-            "naive: HTTP enqueue, Gunicorn alone",
-        ),
-        Row(
-            "http",
-            "step 2, Gunicorn alone, tracing on",
-            "requests/s",
-            "naive: HTTP enqueue, Gunicorn alone",
-        ),
-        Row(
-            "noise", "noise: the naive row again", "requests/s", "naive: HTTP enqueue through Nginx"
-        ),
-        Row("tasks", "naive workers: apply_async to SUCCESS", "tasks/s"),
-        Row(
-            "tasks",
-            "step 2's workers: apply_async to SUCCESS",
-            "tasks/s",
-            "naive workers: apply_async to SUCCESS",
-        ),
-        Row(
-            "tasks",
-            "whole tasks: HTTP through Nginx to SUCCESS",
-            "tasks/s",
-            "step 2's workers: apply_async to SUCCESS",
-        ),
-    ]
-    rows = {row.path: row for row in http}
+    rows = new_rows()
     settings = Settings()
     with ExitStack() as cleanup, fresh_database(settings.database_url, "workshop_bench") as url:
         bench = Bench(out, url, console)
@@ -527,8 +506,7 @@ def bench(console: Console, quick: bool = False, out: Path | None = None) -> int
         say("starting the naive stack, and step 2 twice (tracing off, tracing on)")
         bench.start()
         say("warm-up round (not counted)")
-        warm = {path: Row(row.group, path, row.unit) for path, row in rows.items()}
-        one_round(bench, warm, 1.0, 100)
+        one_round(bench, new_rows(), 1.0, 100)
         for number in range(1, rounds + 1):
             say(f"round {number} of {rounds}: every HTTP and task row, in turn")
             one_round(bench, rows, seconds, tasks)
