@@ -21,7 +21,7 @@ from workshop.steps import STEPS
 
 
 @dataclass
-class Stack:
+class ByHand:
     """Real step-1 processes: the Flask web app and a Celery worker, with their environment."""
 
     base_url: str
@@ -43,12 +43,12 @@ class Stack:
             return tasks.wait_for_task(client, task_id, timeout)
 
 
-class StackFactory:
+class ByHandFactory:
     """Starts step-1 processes for a test and stops them (and their queue) afterwards."""
 
     def __init__(self, tmp_path: Path):
         self.tmp_path = tmp_path
-        self.stacks: list[Stack] = []
+        self.stacks: list[ByHand] = []
         self.queues: list[str] = []  # every queue handed out, deleted at the end
 
     def env(self, mode: str, **extra: str) -> tuple[dict[str, str], Path, str]:
@@ -67,12 +67,12 @@ class StackFactory:
         given = env_with_venv(values)
         return {**given, **environment(STEPS["step01"], given).variables}, run_dir, queue
 
-    def start(self, mode: str, worker: bool = True, **extra: str) -> Stack:
+    def start(self, mode: str, worker: bool = True, **extra: str) -> ByHand:
         env, run_dir, queue = self.env(mode, **extra)
         port = free_port()
         # The worker's name (WORKER_NAME, as make step01 uses it) is unique to this test.
         env["WORKER_NAME"] = queue
-        stack = Stack(
+        stack = ByHand(
             f"http://127.0.0.1:{port}", env, run_dir, queue, f"{queue}@{socket.gethostname()}"
         )
         self.stacks.append(stack)
@@ -85,7 +85,7 @@ class StackFactory:
         stack.processes["web"].wait_for_log("Running on", timeout=30)
         return stack
 
-    def start_worker(self, stack: Stack, logs: Path) -> Process:
+    def start_worker(self, stack: ByHand, logs: Path) -> Process:
         args = [
             *(sys.executable, "-m", "celery", "-A", "step01_flask_celery.worker", "worker"),
             *("--loglevel=INFO", "--concurrency=2", f"--hostname={stack.worker_name}"),
@@ -104,6 +104,6 @@ class StackFactory:
 
 @pytest.fixture
 def stacks(tmp_path):
-    factory = StackFactory(tmp_path)
+    factory = ByHandFactory(tmp_path)
     yield factory
     factory.close()
