@@ -11,6 +11,9 @@ STAMP  := $(VENV)/.installed
 PORT   ?=
 # `make ps STEP=step01`: which step a tool looks at (default: the running one).
 STEP   ?=
+# `make exercise EX=01.3`: which exercise (`make verify`, `hint`... default to the current one).
+EX     ?=
+FORCE  ?=
 # `make stress N=500 C=20 TARGET=gunicorn` (default target: the step's front door).
 N      ?= 500
 C      ?= 20
@@ -22,7 +25,8 @@ SLIDES_OUT ?= build/slides
 PORT_ARG := $(if $(PORT),--port $(PORT))
 STEP_ARG := $(if $(STEP),--step $(STEP))
 
-.PHONY: help setup bench doctor env services step01 step01-broken step01-docker check-step01 \
+.PHONY: help setup bench doctor env services exercises exercise verify hint solution watch \
+	exercises-reset step01 step01-broken step01-docker check-step01 \
 	step02 step02-docker check-step02 step03 step03-docker check-step03 step04 step04-docker \
 	check-step04 ps trace stress demo faults notebooks notebooks-html slides slides-pdf test lint \
 	clean
@@ -112,6 +116,28 @@ step04-docker: ## step 4 in containers (needs a Docker engine and a .env)
 
 check-step04: setup ## verify the running step 4 hop by hop (a chain, a group, a chord)
 	@$(BIN)/python -m workshop check step04 $(PORT_ARG)
+
+exercises: setup ## the exercises, per step, with minutes and where each one stands
+	@$(BIN)/python -m workshop exercises
+
+exercise: setup ## start one: make exercise EX=01.1 (FORCE=1: over uncommitted edits)
+	@test -n "$(EX)" || { echo "Usage: make exercise EX=01.1 (make exercises lists them)"; exit 2; }
+	@$(BIN)/python -m workshop exercise $(EX) $(if $(FORCE),--force)
+
+verify: setup ## verify the current exercise (or EX=01.1): its tests, its live checks
+	@$(BIN)/python -m workshop verify $(EX)
+
+hint: setup ## the next hint of the current exercise (or EX=01.1)
+	@$(BIN)/python -m workshop hint $(EX)
+
+solution: setup ## the solution back in the lesson files, with the diff of your attempt
+	@$(BIN)/python -m workshop solution $(EX)
+
+watch: setup ## verify the current exercise again at every save (Ctrl-C stops)
+	@$(BIN)/python -m workshop watch $(EX)
+
+exercises-reset: setup ## for instructors: every lesson file back to its solution
+	@$(BIN)/python -m workshop exercises reset
 
 ps: setup ## the running step's processes: masters, workers, pools
 	@$(BIN)/python -m workshop ps $(STEP)

@@ -1,5 +1,6 @@
 """Workshop commands: ``python -m workshop doctor|run|env|check|ps|trace|stress|demo|faults``,
-``bench``, ``notebooks-html`` and ``slides``.
+``bench``, the exercises (``exercises|exercise|verify|hint|solution|watch``), ``notebooks-html``
+and ``slides``.
 
 Every command that concerns a step takes it from the registry (workshop/steps/).
 """
@@ -61,6 +62,20 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("-n", "--requests", type=int, default=50)
     faults = commands.add_parser("faults", help="break a step under load: is any task lost?")
     faults.add_argument("--step", choices=names)
+    exercises = commands.add_parser("exercises", help="the exercises, and where each one stands")
+    exercises.add_argument("action", nargs="?", choices=["list", "strip", "restore", "reset"])
+    exercises.add_argument("--json", action="store_true", help="the list as JSON")
+    for name, text in (
+        ("exercise", "start an exercise: its starting point in the lesson files"),
+        ("verify", "verify an exercise (default: the current one)"),
+        ("hint", "the next hint"),
+        ("solution", "the solution back, with the diff of your attempt"),
+        ("watch", "verify again at every save"),
+    ):
+        command = commands.add_parser(name, help=text)
+        command.add_argument("id", nargs=None if name == "exercise" else "?", help="01.3...")
+        if name == "exercise":
+            command.add_argument("--force", action="store_true", help="over uncommitted edits")
     html = commands.add_parser("notebooks-html", help="run the notebooks, write HTML copies")
     html.add_argument("names", nargs="*", help="only these notebooks (default: all)")
     slides = commands.add_parser("slides", help="build the instructor decks (HTML, offline)")
@@ -91,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         from workshop.tools.ps import ps_command
 
         return ps_command(args.step, console)
+    if args.command in ("exercises", "exercise", "verify", "hint", "solution", "watch"):
+        return exercise_command(args, console)
     from workshop.tools import pick
 
     # What a step must have for the command: `make stress` loads a task API, and so on.
@@ -150,6 +167,26 @@ def main(argv: list[str] | None = None) -> int:
     from workshop.tools.demo import demo
 
     return demo(env, args.requests, console)
+
+
+def exercise_command(args: argparse.Namespace, console: Console) -> int:
+    from workshop import exercises
+
+    try:
+        if args.command == "exercises":
+            if args.action in ("strip", "restore"):
+                done = getattr(exercises, args.action)()
+                console.print(f"{args.action}: {', '.join(done) or 'nothing to do'}")
+                return 0
+            if args.action == "reset":
+                return exercises.reset(console)
+            return exercises.list_exercises(console, args.json)
+        if args.command == "exercise":
+            return exercises.start(args.id, args.force, console)
+        return getattr(exercises, args.command)(args.id, console)
+    except exercises.Refused as refusal:
+        console.print(f"[red]{refusal}[/]")
+        return 2
 
 
 def bad_settings(error: ValidationError) -> str:

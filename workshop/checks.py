@@ -271,6 +271,10 @@ def one_trip(context: Context, trip: Trip, timeout: float) -> bool:
         report.ok(f"{name} SUCCESS in {elapsed:.1f} s{outcome(result)}")
         for problem in result.get("errors", []):  # a scrape's broken pages
             report.note(f"failed as it should, with its error on the dashboard: {problem['error']}")
+    elif final.status_code == 404:
+        report.fail(
+            f"{name} answers 404 just after its 202", "the API does not know the id it gave"
+        )
     else:
         report.fail(f"{name} {done.get('state')}", str(done.get("error")))
     return True

@@ -108,6 +108,27 @@ class TaskApi:
 
 
 @dataclass(frozen=True)
+class Exercise:
+    """Something the learner writes in the lesson code. The lesson files hold the solution; the
+    learner's starting point is made from them by a patch, steps/stubs/<id>.diff. Verified by
+    what the code does (`tests`, and `checks` when the step runs), never by its text."""
+
+    id: str  # "01.3": step 1, the third
+    title: str
+    minutes: int
+    core: bool  # False: a stretch goal, for who is ahead
+    goal: str  # what must become true, for the learner
+    files: tuple[str, ...]  # what the learner edits, from the top of the repository
+    tests: tuple[str, ...]  # pytest node ids (tests/exercises/), the learner's way to be sure
+    hints: tuple[str, ...]  # from gentle to explicit
+    checks: tuple[Callable, ...] = ()  # run too when the step is up (workshop/checks.py)
+
+    @property
+    def stub(self) -> Path:
+        return Path(__file__).parent / "steps" / "stubs" / f"{self.id}.diff"
+
+
+@dataclass(frozen=True)
 class Tracing:
     """Where the step's hop tracing leaves its files, relative to the step's run folder."""
 
@@ -145,6 +166,7 @@ class Step:
     task_api: TaskApi | None = None
     tracing: Tracing | None = None
     history: str | None = None
+    exercises: tuple[Exercise, ...] = ()  # `make exercises` lists them, in order
 
     @property
     def name(self) -> str:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import shlex
 import subprocess
+import threading
+import time
 from pathlib import Path
 from string import Template
 
@@ -62,7 +64,7 @@ def run(step: Step, console: Console) -> int:
     # a session of its own: only this launcher gets the signal, and it stops the runner.
     stop_on_signals()
     pid_file = run_dir / "run.pid"  # read by `make ps`
-    follow, top, code = runner.follow(), None, 1
+    follow, top, code, edits = runner.follow(), None, 1, None
     known = []  # the processes seen once all were up: the stop finds even orphans among them
     try:
         if follow:
@@ -75,10 +77,24 @@ def run(step: Step, console: Console) -> int:
             if follow:
                 follow.poll()  # the log lines so far, then the panel
             print_try_it(env, console)
-            code = top.wait()  # until a program stops them all (honcho), or Ctrl-C
+            edits = Edits.for_exercise(step, console)
+            # Until a program stops them all (honcho), or Ctrl-C. During an exercise, a saved
+            # file starts the programs again, with the code as it is now, even after a crash.
+            while (code := top.poll()) is None or edits:
+                if edits and edits.seen():
+                    render_templates(step, run_dir, env.processes())
+                    top = runner.restart(top) if code is None else runner.start()
+                    pid_file.write_text(str(top.pid))
+                    known = descendants(top.pid)
+                elif code is not None and not edits.said_stopped:
+                    console.print("[red]The programs stopped[/]: save a file to start them again.")
+                    edits.said_stopped = True
+                time.sleep(0.5)
     except KeyboardInterrupt:
         code = 0
     finally:
+        if edits:
+            edits.close()
         if top is not None:
             runner.stop(top, known or descendants(top.pid))
         pid_file.unlink(missing_ok=True)
@@ -87,6 +103,54 @@ def run(step: Step, console: Console) -> int:
         with contextlib.suppress(BrokenPipeError):  # the terminal may be gone
             console.print(f"{step.name} stopped. Start it again with `make {step.name}`.")
     return code
+
+
+class Edits:
+    """Saves of the lesson files, while an exercise is started (`make exercise EX=...`): the
+    step's programs must run the learner's code, not the code they started with."""
+
+    def __init__(self, folders: list[Path], console: Console):
+        from watchfiles import watch
+
+        self.folders, self.console = folders, console
+        self.changed: set[str] = set()
+        self.lock, self.stop = threading.Lock(), threading.Event()
+        self.said_stopped = False
+
+        def collect() -> None:
+            lesson = lambda _, path: Path(path).suffix in (".py", ".conf", ".html")  # noqa: E731
+            for changes in watch(*folders, watch_filter=lesson, stop_event=self.stop):
+                with self.lock:
+                    self.changed |= {Path(path).name for _, path in changes}
+
+        threading.Thread(target=collect, daemon=True).start()
+
+    @classmethod
+    def for_exercise(cls, step: Step, console: Console) -> Edits | None:
+        from workshop.exercises import all_exercises, load
+
+        current = all_exercises().get(load().get("current", ""))
+        if current is None:
+            return None
+        folders = {step.path, *(ROOT / Path(name).parts[0] for name in current[1].files)}
+        console.print(
+            f"Exercise {current[1].id} is started: {step.name} restarts its programs when you "
+            "save a file.",
+            highlight=False,
+        )
+        return cls(sorted(folders), console)
+
+    def seen(self) -> bool:
+        """True, and said, when files changed since the last call."""
+        with self.lock:
+            names, self.changed = sorted(self.changed), set()
+        if names:
+            self.console.print(f"[yellow]{', '.join(names)} changed: restarting the programs.[/]")
+            self.said_stopped = False
+        return bool(names)
+
+    def close(self) -> None:
+        self.stop.set()
 
 
 def preflight(step: Step) -> StepEnvironment:

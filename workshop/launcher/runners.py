@@ -18,7 +18,7 @@ import psutil
 
 from workshop.environment import VENV_BIN
 from workshop.launcher.follow import Follow
-from workshop.launcher.processes import stop_tree
+from workshop.launcher.processes import descendants, stop_tree
 from workshop.registry import Step
 from workshop.settings import ROOT
 
@@ -47,6 +47,11 @@ class Runner(abc.ABC):
     @abc.abstractmethod
     def stop(self, top: subprocess.Popen, known: list[psutil.Process]) -> list[int]:
         """Stop every program, then anything left (stop_tree); the pids that had to be killed."""
+
+    def restart(self, top: subprocess.Popen) -> subprocess.Popen:
+        """Every program again, with the code as it is now; the new top process."""
+        self.stop(top, descendants(top.pid))
+        return self.start()
 
 
 class Honcho(Runner):
@@ -140,6 +145,15 @@ files={self.step.path / "supervisord.conf"}
 
     def follow(self) -> Follow:
         return Follow(self.log_files())
+
+    def restart(self, top: subprocess.Popen) -> subprocess.Popen:
+        """supervisord restarts its programs, each the way it stops it (a warm shutdown)."""
+        subprocess.run(
+            [str(VENV_BIN / "supervisorctl"), "-c", str(self.conf), "restart", "all"],
+            capture_output=True,
+            timeout=120,
+        )
+        return top
 
     def stop(self, top: subprocess.Popen, known: list[psutil.Process]) -> list[int]:
         """supervisord stops every program (its stopsignal, then KILL after stopwaitsecs)."""

@@ -17,7 +17,7 @@ from workshop.checks import (
     read_health,
     short,
 )
-from workshop.registry import Http, Ping, Port, Program, Step, TaskApi, Tracing
+from workshop.registry import Exercise, Http, Ping, Port, Program, Step, TaskApi, Tracing
 from workshop.waiting import follow
 
 
@@ -142,6 +142,76 @@ def flower_asks_for_a_password(context: Context) -> None:
         )
 
 
+T = "tests/exercises/test_step02.py::test_"
+EXERCISES = (
+    Exercise(
+        id="02.1",
+        title="The front door",
+        minutes=15,
+        core=True,
+        goal="Nginx passes requests to Gunicorn, and that is all. Make it a front door: keep its "
+        "connections to Gunicorn open between requests, tell the app who asked and how (Host, "
+        "X-Forwarded-For, -Proto, -Host), and answer JSON when Gunicorn does not answer.",
+        files=("step02_nginx_gunicorn/nginx.conf",),
+        tests=(
+            f"{T}02_1_the_app_hears_who_asked_and_how",
+            f"{T}02_1_nginx_keeps_its_connections_to_gunicorn",
+            f"{T}02_1_a_stopped_gunicorn_is_a_json_502",
+        ),
+        hints=(
+            "Section 3 of the step's README lists what each directive is for. Which of them "
+            "are missing?",
+            "Keepalive needs three lines: `keepalive 32;` in the upstream, `proxy_http_version "
+            '1.1;` and `proxy_set_header Connection "";`. Each forwarded header is one '
+            "proxy_set_header; the JSON pages are there already, error_page sends to them.",
+            "proxy_set_header Host $http_host; X-Forwarded-For $proxy_add_x_forwarded_for; "
+            "X-Forwarded-Proto $scheme; X-Forwarded-Host $http_host; and "
+            "`error_page 502 /_errors/502.json;` (504 likewise).",
+        ),
+        checks=(nginx_answers, app_behind_answers),
+    ),
+    Exercise(
+        id="02.2",
+        title="Nothing lost when a worker dies",
+        minutes=15,
+        core=True,
+        goal="Kill the process running a task, and the task is gone: its message was "
+        "acknowledged when the task started. Make RabbitMQ keep each message until its task "
+        "ran, and get it back when the process running it dies (step 1's config, which step 2 "
+        "uses).",
+        files=("step01_flask_celery/app/config.py",),
+        tests=(f"{T}02_2_a_task_whose_process_dies_is_run_again",),
+        hints=(
+            "When does a Celery worker acknowledge a message, by default? And what happens to "
+            "an acknowledged message when the worker dies?",
+            "Two settings: one moves the acknowledgement after the task, the other gives the "
+            "message back when the pool process running it dies.",
+            'In RELIABILITY: "task_acks_late": True and "task_reject_on_worker_lost": True.',
+        ),
+        checks=(tasks_spread_over_workers,),
+    ),
+    Exercise(
+        id="02.3",
+        title="Count every run",
+        minutes=15,
+        core=False,
+        goal="Late acks mean at least once: a task may run twice. The history (history.py) "
+        "writes one row per task, and the second run's INSERT fails. In one statement, insert "
+        "the row or, when it is there, add 1 to its runs.",
+        files=("step02_nginx_gunicorn/history.py",),
+        tests=(f"{T}02_3_each_run_of_a_task_is_counted",),
+        hints=(
+            "SQL can insert a row or, when its key is taken, update it instead: an upsert.",
+            "SQLAlchemy's PostgreSQL and SQLite dialects both offer "
+            "insert(...).on_conflict_do_update(index_elements=..., set_=...); "
+            "`statement.excluded` is the row you tried to insert.",
+            'set_={"runs": history.c.runs + 1, "state": statement.excluded.state, '
+            '"worker": statement.excluded.worker, ...} on index_elements=[history.c.task_id].',
+        ),
+    ),
+)
+
+
 STEP = Step(
     folder="step02_nginx_gunicorn",
     title="Nginx + Gunicorn + 2 Celery workers + Flower",
@@ -198,4 +268,5 @@ STEP = Step(
     task_api=TaskApi(targets=("nginx", "gunicorn")),
     tracing=Tracing(spans="spans.jsonl", access_log="logs/nginx-access.log"),
     history="step02_task_history",  # for `faults`: which tasks ran twice (history.py)
+    exercises=EXERCISES,
 )

@@ -5,7 +5,7 @@ import httpx
 
 from workshop import checks
 from workshop.checks import Context, beside_the_app
-from workshop.registry import Http, Ping, Port, Program, Step, TaskApi, Trip
+from workshop.registry import Exercise, Http, Ping, Port, Program, Step, TaskApi, Trip
 
 
 # Its own checks; the shared ones are in workshop/checks.py.
@@ -32,6 +32,92 @@ def articles_listed(context: Context) -> None:
         context.report.ok(f"GET /api/articles lists {stored} articles")
     else:
         context.report.fail("GET /api/articles lists no article", "read the worker's log")
+
+
+T = "tests/exercises/test_step03.py::test_"
+EXERCISES = (
+    Exercise(
+        id="03.1",
+        title="The project's Celery app, everywhere",
+        minutes=10,
+        core=True,
+        goal="`python -m step03_django_rabbitmq.which_app` says the tasks are bound to Celery's "
+        "default app, which read none of settings.py: the web process never imports the "
+        "project's Celery app. Make Django import it whenever it starts.",
+        files=("step03_django_rabbitmq/project/__init__.py",),
+        tests=(f"{T}03_1_the_tasks_are_bound_to_the_projects_app",),
+        hints=(
+            "@shared_task binds a task to the current Celery app when it is used. Which app is "
+            "current in the web process, if nothing imported project/celery.py?",
+            'Celery\'s "First steps with Django": the project package itself imports the app, '
+            "so that anything that loads Django loads it too.",
+            "In project/__init__.py: `from .celery import app as celery_app` and "
+            '`__all__ = ("celery_app",)`.',
+        ),
+        checks=(checks.round_trip,),
+    ),
+    Exercise(
+        id="03.2",
+        title="Publish after the COMMIT",
+        minutes=15,
+        core=True,
+        goal="The view creates a Scrape row and publishes its task in the same transaction: a "
+        "worker that takes the task at once looks for a row that is not committed yet. Publish "
+        "the task once the transaction has committed.",
+        files=("step03_django_rabbitmq/articles/publish.py",),
+        tests=(f"{T}03_2_the_task_is_published_once_its_row_is_committed",),
+        hints=(
+            "Django can run a function when the current transaction commits: "
+            "transaction.on_commit(...).",
+            "Celery's Django fixup gives every task of the project's app "
+            "apply_async_on_commit() and delay_on_commit() (Celery 5.4 and later).",
+            "Replace `scrape.apply_async(` by `scrape.apply_async_on_commit(`, with the same "
+            "arguments (it returns no result: the id is the row's, chosen before).",
+        ),
+        checks=(checks.round_trip,),
+    ),
+    Exercise(
+        id="03.3",
+        title="Try a busy page again",
+        minutes=15,
+        core=True,
+        goal="The demo blog's busy page answers 500 twice, then the page. Make the fetching "
+        "tasks retry a TransientError (a 5xx, a 429, the network) a little later each time, "
+        "a few times at most; after the last try the page is reported as failed.",
+        files=("step03_django_rabbitmq/articles/tasks.py",),
+        tests=(
+            f"{T}03_3_a_busy_page_is_tried_again",
+            f"{T}03_3_a_page_that_stays_busy_is_reported_not_retried_forever",
+        ),
+        hints=(
+            "Celery can retry a task by itself when it raises a given exception: see "
+            '"Automatic retry for known exceptions" in its task documentation.',
+            "autoretry_for=(scraping.TransientError,), with retry_backoff (seconds, doubled "
+            "each time), retry_jitter, and max_retries.",
+            'RETRIED = {"autoretry_for": (scraping.TransientError,), "retry_backoff": 1, '
+            '"retry_backoff_max": 30, "retry_jitter": True, "max_retries": 4}.',
+        ),
+        checks=(checks.round_trip,),
+    ),
+    Exercise(
+        id="03.4",
+        title="One broken page, not a broken scrape",
+        minutes=10,
+        core=False,
+        goal="A page that cannot be read (a 404, a page without a title) fails fetch_article, "
+        "and one failed task in a chord's header fails the whole chord: summarize never runs. "
+        "Report the page as failed in the task's result instead.",
+        files=("step03_django_rabbitmq/articles/tasks.py",),
+        tests=(f"{T}03_4_a_page_that_cannot_be_read_is_reported_not_raised",),
+        hints=(
+            "A chord's callback runs only if every header task succeeded. What does "
+            "fetch_article do with a TransientError after its last retry?",
+            "failed(url, error, attempts) makes the result of a page that failed.",
+            "`except scraping.PageError as error: return failed(url, str(error), attempts)`.",
+        ),
+        checks=(checks.round_trip,),
+    ),
+)
 
 
 STEP = Step(
@@ -87,4 +173,5 @@ STEP = Step(
         baseline=False,
         load={},
     ),
+    exercises=EXERCISES,
 )
