@@ -25,8 +25,8 @@ POINTS_TO = {
     "02.2": "Acknowledge it after the task ran",
     "02.3": "ON CONFLICT",
     "03.1": "import the project's Celery app",
-    "03.2": "once the transaction commits",
-    "03.3": "autoretry_for",
+    "03.3": "once the transaction commits",
+    "03.2": "autoretry_for",
     "03.4": "Return the page as failed",
     "04.1": "task_routes",
     "04.2": "the chord is not built yet",
@@ -86,7 +86,7 @@ OTHER_ANSWERS = {
         "    result.backend.store_result(task_id, None, states.PENDING)\n",
         '    process_data.update_state(task_id=task_id, state="PENDING")\n',
     ),
-    "03.2": (
+    "03.3": (
         "step03_django_rabbitmq/articles/publish.py",
         "            scrape.apply_async_on_commit(\n                (str(run.pk),),\n",
         "            on_commit = transaction.on_commit\n"
@@ -110,7 +110,7 @@ def test_another_correct_answer_passes(copy, exercise_id):
     text = (copy / path).read_text()
     assert text.count(shipped) == 1, f"{path} changed: update this test's answer"
     answer = text.replace(shipped, other)
-    if exercise_id == "03.2":  # the call's closing parenthesis, for the lambda's
+    if exercise_id == "03.3":  # the call's closing parenthesis, for the lambda's
         answer = answer.replace(
             "link_error=record_failure.s(str(run.pk)),\n            )",
             "link_error=record_failure.s(str(run.pk)),\n            ))",

@@ -100,7 +100,7 @@ def fetch(codes: list[int], migrated, tmp_path) -> dict:
     return django(FAKE_NETWORK.format(codes=codes, source=SOURCE, page=PAGE), migrated, tmp_path)
 
 
-def test_03_2_the_task_is_published_once_its_row_is_committed(migrated, tmp_path):
+def test_03_3_the_task_is_published_once_its_row_is_committed(migrated, tmp_path):
     found = django(
         """
         import sqlite3
@@ -131,7 +131,7 @@ def test_03_2_the_task_is_published_once_its_row_is_committed(migrated, tmp_path
     )
 
 
-def test_03_3_a_busy_page_is_tried_again(migrated, tmp_path):
+def test_03_2_a_busy_page_is_tried_again(migrated, tmp_path):
     found = fetch([500, 500, 200], migrated, tmp_path)
     assert found["state"] == "SUCCESS" and found["result"]["outcome"] == "created", (
         f"a page that answers 500 twice, then the page, ended as {found['state']} "
@@ -141,7 +141,7 @@ def test_03_3_a_busy_page_is_tried_again(migrated, tmp_path):
     assert found["result"]["attempts"] == 3
 
 
-def test_03_3_a_page_that_stays_busy_is_reported_not_retried_forever(migrated, tmp_path):
+def test_03_2_a_page_that_stays_busy_is_reported_not_retried_forever(migrated, tmp_path):
     found = fetch([503], migrated, tmp_path)
     result = found["result"]
     assert found["state"] == "SUCCESS" and result["outcome"] == "failed", (

@@ -5,6 +5,7 @@ import tomllib
 
 from tests.support.commands import make
 from workshop.settings import ROOT
+from workshop.steps import STEPS
 
 MAKEFILE = (ROOT / "Makefile").read_text()
 TARGETS = set(re.findall(r"^([a-zA-Z0-9_-]+):", MAKEFILE, re.MULTILINE))
@@ -48,3 +49,18 @@ def test_direct_dependencies_are_pinned():
     for requirement in requirements:
         pinned = re.sub(r"\[.*\]", "", requirement).lower()  # psycopg[binary]==x: psycopg==x
         assert pinned in pins, f"{requirement} is missing from constraints.txt"
+
+
+def test_each_lesson_has_a_your_turn_box_per_exercise_with_its_command():
+    for step in STEPS.values():
+        lesson = (ROOT / step.folder / "README.md").read_text()
+        boxes = re.findall(r"^> \*\*Your turn, (\S+): ([^*]+)\*\* \((\d+) min, (\w+)", lesson, re.M)
+        assert [box[0] for box in sorted(boxes)] == [ex.id for ex in step.exercises], step.folder
+        for exercise_id, title, minutes, kind in boxes:
+            ex = next(ex for ex in step.exercises if ex.id == exercise_id)
+            expected = (ex.title, ex.minutes, "core" if ex.core else "stretch")
+            assert (title, int(minutes), kind) == expected, ex.id
+            box = lesson.split(f"**Your turn, {ex.id}:")[1].split("\n\n")[0].replace("\n> ", " ")
+            assert f"`make exercise EX={ex.id}`" in box, ex.id
+        core = sum(ex.minutes for ex in step.exercises if ex.core)
+        assert f"for the lesson, {core} for its core exercises" in " ".join(lesson.split())

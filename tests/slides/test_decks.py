@@ -7,10 +7,12 @@ from __future__ import annotations
 import re
 import sys
 from datetime import datetime, timedelta
+from html import unescape as html_unescape
 
 from tests.support.commands import run
 from workshop import offline
 from workshop.settings import ROOT
+from workshop.steps import STEPS
 from workshop.tools import slides
 from workshop.tools.snippets import snippet
 
@@ -125,7 +127,31 @@ def test_each_deck_takes_the_minutes_of_its_row_and_of_its_lesson(built):
         assert sum(timings) == minutes, f"{deck}: the notes add up to {sum(timings)}, not {minutes}"
         if deck != "00_overview":
             lesson = (ROOT / f"step{deck}" / "README.md").read_text()
-            assert f"About {minutes} minutes." in lesson, f"{what}: the lesson says another time"
+            assert f"About {minutes} minutes" in lesson, f"{what}: the lesson says another time"
+
+
+def test_each_exercise_has_its_slide_in_its_steps_deck_with_its_minutes(built):
+    for step in STEPS.values():
+        deck = next(d for d in DECKS if d.stem == step.folder.removeprefix("step"))
+        named = re.findall(r"^<<< exercise (\S+)$", deck.read_text(), re.M)
+        assert sorted(named) == [ex.id for ex in step.exercises], f"{deck.name}: {named}"
+        html = (built / f"{deck.stem}.html").read_text()
+        for ex in step.exercises:
+            assert f"Your turn, {ex.id}: {ex.title}" in html_unescape(html), ex.id
+            assert f"make exercise EX={ex.id}" in html, ex.id
+            budget = ex.minutes if ex.core else 0  # a stretch one is not in the plan
+            assert f"{budget} min: " in html.split(f"Your turn, {ex.id}:")[1], ex.id
+
+
+def test_an_exercise_that_is_not_declared_stops_the_build(tmp_path):
+    deck = tmp_path / "99_broken.md"
+    deck.write_text("---\nmarp: true\n---\n\n<<< exercise 09.9\n")
+    done = run(
+        [sys.executable, "-m", "workshop", "slides", str(deck), "--out", str(tmp_path)], None, 60
+    )
+    assert done.returncode == 1
+    message = " ".join(done.stdout.split())
+    assert f"{deck}, line 5: no exercise 09.9 (01.1," in message, message
 
 
 def test_every_make_command_on_the_slides_exists():

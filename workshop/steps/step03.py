@@ -58,26 +58,6 @@ EXERCISES = (
     ),
     Exercise(
         id="03.2",
-        title="Publish after the COMMIT",
-        minutes=15,
-        core=True,
-        goal="The view creates a Scrape row and publishes its task in the same transaction: a "
-        "worker that takes the task at once looks for a row that is not committed yet. Publish "
-        "the task once the transaction has committed.",
-        files=("step03_django_rabbitmq/articles/publish.py",),
-        tests=(f"{T}03_2_the_task_is_published_once_its_row_is_committed",),
-        hints=(
-            "Django can run a function when the current transaction commits: "
-            "transaction.on_commit(...).",
-            "Celery's Django fixup gives every task of the project's app "
-            "apply_async_on_commit() and delay_on_commit() (Celery 5.4 and later).",
-            "Replace `scrape.apply_async(` by `scrape.apply_async_on_commit(`, with the same "
-            "arguments (it returns no result: the id is the row's, chosen before).",
-        ),
-        checks=(checks.round_trip,),
-    ),
-    Exercise(
-        id="03.3",
         title="Try a busy page again",
         minutes=15,
         core=True,
@@ -86,8 +66,8 @@ EXERCISES = (
         "a few times at most; after the last try the page is reported as failed.",
         files=("step03_django_rabbitmq/articles/tasks.py",),
         tests=(
-            f"{T}03_3_a_busy_page_is_tried_again",
-            f"{T}03_3_a_page_that_stays_busy_is_reported_not_retried_forever",
+            f"{T}03_2_a_busy_page_is_tried_again",
+            f"{T}03_2_a_page_that_stays_busy_is_reported_not_retried_forever",
         ),
         hints=(
             "Celery can retry a task by itself when it raises a given exception: see "
@@ -96,6 +76,26 @@ EXERCISES = (
             "each time), retry_jitter, and max_retries.",
             'RETRIED = {"autoretry_for": (scraping.TransientError,), "retry_backoff": 1, '
             '"retry_backoff_max": 30, "retry_jitter": True, "max_retries": 4}.',
+        ),
+        checks=(checks.round_trip,),
+    ),
+    Exercise(
+        id="03.3",
+        title="Publish after the COMMIT",
+        minutes=15,
+        core=True,
+        goal="The view creates a Scrape row and publishes its task in the same transaction: a "
+        "worker that takes the task at once looks for a row that is not committed yet. Publish "
+        "the task once the transaction has committed.",
+        files=("step03_django_rabbitmq/articles/publish.py",),
+        tests=(f"{T}03_3_the_task_is_published_once_its_row_is_committed",),
+        hints=(
+            "Django can run a function when the current transaction commits: "
+            "transaction.on_commit(...).",
+            "Celery's Django fixup gives every task of the project's app "
+            "apply_async_on_commit() and delay_on_commit() (Celery 5.4 and later).",
+            "Replace `scrape.apply_async(` by `scrape.apply_async_on_commit(`, with the same "
+            "arguments (it returns no result: the id is the row's, chosen before).",
         ),
         checks=(checks.round_trip,),
     ),

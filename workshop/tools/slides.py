@@ -8,6 +8,9 @@ can never show code the workshop no longer has, nor an old diagram:
   selector, a text in backticks narrows a Python symbol to the statement that contains it:
   ``<<< step04_fastapi_canvas/workflows.py#submit `for saved in```. A name that is not there
   stops the build, with the deck, the line, the file and the name.
+- A line ``<<< exercise 01.2`` becomes that exercise's slide, from its declaration
+  (workshop/steps/stepNN.py): the title, the goal, the files, the commands, and presenter notes
+  with its minutes (0 for a stretch one: the plan does not count it) and its hints.
 - An image ``![...](diagrams/hops.dot)`` is a Graphviz file: ``dot -Tsvg`` draws it next to the
   deck's HTML, and the slide shows the SVG.
 
@@ -31,6 +34,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from workshop import steps
 from workshop.offline import remote_references
 from workshop.probe import find_binary
 from workshop.settings import PROGRAM_FIXES, ROOT
@@ -45,6 +49,7 @@ MARP = SLIDES / "node_modules" / ".bin" / "marp"
 INCLUDE = re.compile(
     r"^<<<\s+(?P<path>[^\s#]+)(?:#(?P<selector>[^`]*?))?(?:\s+`(?P<text>[^`]+)`)?\s*$"
 )
+EXERCISE = re.compile(r"^<<<\s+exercise\s+(?P<id>\S+)\s*$")
 FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
 DIAGRAM = re.compile(r"(!\[[^\]]*\]\()([^)\s]+\.dot)(\))")
 # Presenter notes start with their timing: <!-- 5 min: ... -->
@@ -134,6 +139,32 @@ def code_block(include: Include) -> str:
     return f"{fence}{piece.language}\n{piece.code}\n{fence}\n\n*{source}*\n"
 
 
+def exercise_slide(deck: Path, number: int, exercise_id: str) -> str:
+    """The Markdown that replaces `<<< exercise 01.2`: the exercise's slide, notes included."""
+    found = {ex.id: ex for step in steps.STEPS.values() for ex in step.exercises}
+    if exercise_id not in found:
+        declared = ", ".join(found)
+        raise BuildError(f"{shown(deck)}, line {number}: no exercise {exercise_id} ({declared})")
+    ex = found[exercise_id]
+    kind = "core" if ex.core else "stretch, for who is ahead"
+    files = ", ".join(f"`{name}`" for name in ex.files)
+    hints = " ".join(f"{n}. {hint}" for n, hint in enumerate(ex.hints, 1))
+    budget = (
+        f"{ex.minutes} min: everyone, core exercise."
+        if ex.core
+        else f"0 min: stretch, not in the plan; {ex.minutes} min for who is ahead."
+    )
+    return (
+        f"## Your turn, {ex.id}: {ex.title}\n\n*{ex.minutes} min, {kind}*. Edit {files}.\n\n"
+        f"{ex.goal}\n\n```bash\nmake exercise EX={ex.id}   # the starting point, the goal\n"
+        "make verify             # ✓ or ✗, and what is still wrong\n"
+        "make hint               # stuck? the next hint\n```\n\n"
+        f"<!--\n{budget} The hints, gentle to explicit: {hints} "
+        "Any correct answer passes: the checks run the code. `make solution` shows the "
+        "lesson's own.\n-->\n"
+    )
+
+
 def draw(deck: Path, target: str, out: Path, drawn: dict[Path, Path]) -> str:
     """Render a diagram's .dot file to SVG under `out`; its path relative to the deck's HTML."""
     source = (deck.parent / target).resolve()
@@ -161,7 +192,10 @@ def expand(deck: Path, out: Path, drawn: dict[Path, Path] | None = None) -> str:
     lines = []
     for number, line, outside in outside_fences(deck.read_text()):
         match = INCLUDE.match(line) if outside else None
-        if match:
+        exercise = EXERCISE.match(line) if outside else None
+        if exercise:
+            lines.append(exercise_slide(deck, number, exercise["id"]))
+        elif match:
             lines.append(code_block(included(deck, number, match)))
         elif outside:
             lines.append(
