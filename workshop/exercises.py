@@ -407,17 +407,38 @@ def verify(exercise_id: str | None, console: Console) -> int:
 
 
 def live_checks(step: Step, exercise: Exercise, report, console: Console) -> None:
-    """The exercise's checks against its running step; a note when the step is not running."""
-    from workshop.checks import Context, Stop
+    """The exercise's checks against its running step; a note when the step is not running.
+    While another exercise of the step is still a starting point (a stripped branch), the
+    running step may fail for it: the checks are shown, and only the tests decide."""
+    from workshop.checks import Context, Stop, Verdicts
     from workshop.environment import environment
+    from workshop.waiting import wait_until
 
+    pending = [ex.id for ex in step.exercises if ex is not exercise and where(ex) == "stub"]
+    if pending:
+        report.note(
+            f"{', '.join(pending)} still to do in {step.name}: the running step may fail for "
+            f"{'it' if len(pending) == 1 else 'them'}, so its checks below do not count"
+        )
+        report = Verdicts(console)
     env = environment(step)
     url = f"http://127.0.0.1:{env.ports[step.main_port.name]}"
     with httpx.Client(base_url=url, timeout=5) as client:
         context = Context(env, url, 10, client, report)
+
+        def health() -> dict | None:
+            try:
+                return client.get("/health").json()
+            except (httpx.HTTPError, ValueError):
+                return None
+
+        # `make stepNN` runs (its pid file is there) and restarts after a save: wait for it.
+        restarting = (env.run_dir / "run.pid").exists()
         try:
-            context.health = client.get("/health").json()
-        except (httpx.HTTPError, ValueError):
+            context.health = health() or (restarting and wait_until(health, 30, 0.3))
+        except TimeoutError:
+            context.health = None
+        if not context.health:
             report.note(f"{step.name} is not running: its live checks wait for `make {step.name}`")
             return
         try:
