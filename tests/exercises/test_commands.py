@@ -42,8 +42,9 @@ def clone(tmp_path_factory):
 
 def make(clone, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WORKSHOP_", "CELERY_"))}
+    # -o: the clone's .venv is this one's; never reinstall it (pip would point it at the clone).
     return subprocess.run(
-        ["make", "-s", *args],
+        ["make", "-s", "-o", ".venv/.installed", *args],
         cwd=clone,
         env={**env, "NO_COLOR": "1", "COLUMNS": "200"},
         capture_output=True,
