@@ -62,6 +62,9 @@ def test_every_exercise_is_declared_with_what_it_needs():
     for exercise in EXERCISES.values():
         assert len(exercise.hints) >= 2 and exercise.tests and exercise.files, exercise.id
         assert exercises.where(exercise) == "solution", f"{exercise.id}: the lesson files"
+        for test in exercise.tests:
+            path, name = test.split("::")
+            assert f"def {name}(" in (ROOT / path).read_text(), f"{exercise.id}: no {test}"
 
 
 @pytest.mark.parametrize("exercise_id", list(POINTS_TO))

@@ -30,7 +30,7 @@ def test_01_1_the_app_starts(embedded):
     )
 
 
-def test_01_1_a_request_publishes_through_the_apps_celery(embedded):
+def test_01_1_a_request_publishes_through_the_celery_of_the_app(embedded):
     variables = embedded("step01", TASK_SECONDS="0")
     app = step01_app(embedded)
     celery = app.extensions["celery"]

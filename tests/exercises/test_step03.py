@@ -64,7 +64,7 @@ def django(code: str, migrated=None, tmp_path=None) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def test_03_1_the_tasks_are_bound_to_the_projects_app():
+def test_03_1_the_tasks_are_bound_to_the_celery_app_of_the_project():
     found = django("""
         from step03_django_rabbitmq.articles.tasks import scrape
         print(json.dumps({"app": scrape.app.main, "queue": scrape.app.conf.task_default_queue,

@@ -14,7 +14,10 @@ EXERCISES = (
         "which import the tasks: the circle of `make step01-broken`, in the real app. Give the "
         "task to the app's Celery without importing anything from the app.",
         files=("step01_flask_celery/app/tasks.py",),
-        tests=(f"{T}01_1_the_app_starts", f"{T}01_1_a_request_publishes_through_the_apps_celery"),
+        tests=(
+            f"{T}01_1_the_app_starts",
+            f"{T}01_1_a_request_publishes_through_the_celery_of_the_app",
+        ),
         hints=(
             "Run `make step01`: the traceback's last lines name the module that imports the app "
             "while the app is still importing it.",

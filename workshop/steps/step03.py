@@ -45,7 +45,7 @@ EXERCISES = (
         "default app, which read none of settings.py: the web process never imports the "
         "project's Celery app. Make Django import it whenever it starts.",
         files=("step03_django_rabbitmq/project/__init__.py",),
-        tests=(f"{T}03_1_the_tasks_are_bound_to_the_projects_app",),
+        tests=(f"{T}03_1_the_tasks_are_bound_to_the_celery_app_of_the_project",),
         hints=(
             "@shared_task binds a task to the current Celery app when it is used. Which app is "
             "current in the web process, if nothing imported project/celery.py?",
