@@ -41,7 +41,9 @@ RELIABILITY = {
     # A lost broker connection stops the tasks whose messages will come again (Celery 6's
     # default), so that two copies never run at once.
     "worker_cancel_long_running_tasks_on_connection_loss": True,
-    # Each pool process reserves one message; the rest stay in the queue for other workers.
+    # A worker reserves concurrency × 1 messages, one per pool process: with late acks a running
+    # task keeps its message, so the rest stay in the queue for other workers. A task with a
+    # countdown or an ETA is held on top of those (README.md, section 6).
     "worker_prefetch_multiplier": 1,
     # STARTED is reported: a client tells "queued" from "running".
     "task_track_started": True,
