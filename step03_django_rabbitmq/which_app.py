@@ -31,7 +31,7 @@ def main() -> None:
 
     django.setup()
     from django.conf import settings
-    from kombu.utils.url import maybe_sanitize_url
+    from kombu import Connection
 
     from step03_django_rabbitmq.articles.tasks import scrape
 
@@ -47,7 +47,8 @@ def main() -> None:
     on_commit = "yes" if hasattr(scrape, "apply_async_on_commit") else "no"
     print(f"  apply_async_on_commit: {on_commit}")
     print("settings.py says:")
-    print(f"  broker:         {maybe_sanitize_url(settings.CELERY_BROKER_URL)}")
+    # Written the way kombu writes the app's, so that the two lines compare.
+    print(f"  broker:         {Connection(settings.CELERY_BROKER_URL).as_uri()}")
     print(f"  result backend: {settings.CELERY_RESULT_BACKEND}")
     print(f"  default queue:  {settings.CELERY_TASK_DEFAULT_QUEUE}")
 

@@ -60,11 +60,17 @@ class Ping:
 
 
 @dataclass(frozen=True)
+class Started:
+    """Ready once started: a program with no port and no ping (Celery beat). Its manager
+    restarts it if it dies; the step's checks see whether it does its job."""
+
+
+@dataclass(frozen=True)
 class Program:
     """One process of the step, named as in its Procfile or supervisord.conf."""
 
     name: str
-    ready: Http | Ping
+    ready: Http | Ping | Started
 
 
 @dataclass(frozen=True)

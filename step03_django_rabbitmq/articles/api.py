@@ -3,6 +3,7 @@
     POST /api/scrape            {"source": url} (optional) -> 202 {"task_id", "status_url"}
     GET  /api/tasks/<task_id>   202 while queued or running, 200 when done, 404 if never started
     GET  /api/articles?q=&page= the stored articles, 20 per page
+    GET  /api/schedule          what Celery beat sends, and the last scrape it started
     GET  /health                which broker, result backend and database this site uses
 
 Every error is JSON with a clear message: {"error": ...}.
@@ -14,6 +15,7 @@ import functools
 import json
 import socket
 import uuid
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from celery import states
@@ -26,6 +28,7 @@ from django.db.models import Q
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
+from django_celery_beat.models import PeriodicTask
 from django_celery_results.models import ChordCounter
 from kombu.utils.url import maybe_sanitize_url
 
@@ -174,9 +177,46 @@ def as_json(article: Article) -> dict:
     }
 
 
+@only("GET")
+def schedule(request: HttpRequest) -> JsonResponse:
+    """Celery beat's schedule, as it keeps it in this database (django-celery-beat), and the
+    last scrape it started: how `make check-step03` knows beat does its job."""
+    last = Scrape.objects.filter(scheduled=True).first()
+    entries = []
+    for entry in PeriodicTask.objects.order_by("name"):
+        every = entry.interval.schedule.run_every.total_seconds() if entry.interval else None
+        # Beat counts an interval from the last run (it writes last_run_at to the database
+        # every few minutes only), or from when the entry was saved (at each start of beat,
+        # for the entries of settings.py). The last scheduled scrape says when it last ran.
+        ran = [entry.last_run_at, entry.date_changed]
+        if last and entry.task.endswith(".scheduled_scrape"):
+            ran.append(last.requested_at)
+        since = max((when for when in ran if when), default=None)
+        due = since + timedelta(seconds=every) if every and since else None
+        entries.append(
+            {
+                "name": entry.name,
+                "task": entry.task,
+                "schedule": str(entry.interval or entry.crontab or entry.clocked or ""),
+                "every_seconds": every,
+                "enabled": entry.enabled,
+                "due_at": due and due.isoformat(),
+            }
+        )
+    scraped = last and {
+        "task_id": str(last.pk),
+        "requested_at": last.requested_at.isoformat(),
+        "finished_at": last.finished_at and last.finished_at.isoformat(),
+        "error": last.error,
+    }
+    return JsonResponse({"entries": entries, "last_scheduled_scrape": scraped})
+
+
 def not_found(request: HttpRequest) -> JsonResponse:
     return error(
-        404, f"Nothing at {request.path}: the API is /api/scrape, /api/tasks/<id>, /api/articles."
+        404,
+        f"Nothing at {request.path}: the API is /api/scrape, /api/tasks/<id>, /api/articles, "
+        "/api/schedule.",
     )
 
 

@@ -24,12 +24,13 @@ class Article(models.Model):
 
 
 class Scrape(models.Model):
-    """One scrape, asked for from the page or the API. Its id is also the id of the task that
-    runs it: the view creates this row, then publishes the task once the row is committed."""
+    """One scrape, asked for from the page, the API or the schedule (Celery beat). Its id is
+    also the id of the task that runs it: the row first, the task once the row is committed."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     source = models.URLField(max_length=500)
     requested_at = models.DateTimeField(auto_now_add=True)
+    scheduled = models.BooleanField(default=False, help_text="Started by Celery beat.")
     # Filled by the tasks as they go.
     found = models.PositiveIntegerField(null=True, blank=True, help_text="Article links read.")
     group_id = models.CharField(max_length=255, blank=True, help_text="The chord's fetches.")

@@ -1,4 +1,5 @@
-"""How a view starts a scrape: a row first, the task once that row is committed."""
+"""How a scrape starts (from a view, or from the schedule): a row first, the task once that
+row is committed."""
 
 from django.db import transaction
 from kombu.exceptions import OperationalError
@@ -11,7 +12,7 @@ class BrokerUnavailable(Exception):
     """The task could not be published: nothing was started."""
 
 
-def start_scrape(source: str) -> Scrape:
+def start_scrape(source: str, scheduled: bool = False) -> Scrape:
     """Create the Scrape row and publish its task with the row's id as the task id.
 
     apply_async_on_commit publishes through transaction.on_commit, after the COMMIT: a worker
@@ -20,7 +21,7 @@ def start_scrape(source: str) -> Scrape:
     """
     try:
         with transaction.atomic():
-            run = Scrape.objects.create(source=source)
+            run = Scrape.objects.create(source=source, scheduled=scheduled)
             scrape.apply_async_on_commit(
                 (str(run.pk),),
                 task_id=str(run.pk),

@@ -8,6 +8,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+
 from celery import chord, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.utils.log import get_task_logger
@@ -123,3 +126,27 @@ def summarize(results: list[dict], scrape_id: str) -> dict:
     counts = {name: outcomes.count(name) for name in ("created", "updated", "failed")}
     Scrape.objects.filter(pk=scrape_id).update(**counts, errors=errors, finished_at=timezone.now())
     return {**counts, "found": len(results), "errors": errors}
+
+
+@shared_task
+def scheduled_scrape(source: str = "") -> str:
+    """What Celery beat sends on the schedule (README, section 9): a scrape, started as the
+    view starts one. The id of its Scrape row."""
+    from .publish import start_scrape  # publish.py imports this module
+
+    run = start_scrape(source or settings.SCRAPER["DEFAULT_SOURCE"], scheduled=True)
+    return str(run.pk)
+
+
+@shared_task(bind=True)
+def poison(self) -> None:
+    """A poison message (README, section 8): it kills the pool process that runs it, every
+    time. With late acks, RabbitMQ gets the message back each time and delivers it again."""
+    redelivered = self.request.delivery_info.get("redelivered")
+    log.warning(
+        "poison %s (redelivered: %s): killing pool process %d",
+        self.request.id,
+        redelivered,
+        os.getpid(),
+    )
+    os.kill(os.getpid(), signal.SIGKILL)

@@ -10,6 +10,7 @@ urlpatterns = [
     path("api/scrape", api.scrape, name="api-scrape"),
     path("api/tasks/<str:task_id>", api.task, name="api-task"),
     path("api/articles", api.articles, name="api-articles"),
+    path("api/schedule", api.schedule, name="api-schedule"),
     path("health", api.health, name="health"),
     # Anything else under /api/ is a JSON 404, with DEBUG on too.
     re_path(r"^api/", api.not_found),

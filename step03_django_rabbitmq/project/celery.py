@@ -6,6 +6,8 @@ celery -A step03_django_rabbitmq.project worker --loglevel=INFO
 import os
 
 from celery import Celery
+from celery.signals import worker_ready
+from kombu import Queue
 
 # Where Django's settings are, for a worker started with `celery -A ...` (manage.py sets it too).
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "step03_django_rabbitmq.project.settings")
@@ -18,3 +20,14 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 
 # Find tasks.py in every app of INSTALLED_APPS (here: articles/tasks.py).
 app.autodiscover_tasks()
+
+
+@worker_ready.connect
+def declare_dead_letter_queues(sender, **kwargs) -> None:
+    """RabbitMQ drops a dead letter whose queue does not exist: declare each queue that the
+    task queues send theirs to (settings.py: the quorum queue's "<queue>.dead")."""
+    with sender.app.connection_for_write() as connection:
+        for queue in sender.app.amqp.queues.values():
+            dead = (queue.queue_arguments or {}).get("x-dead-letter-routing-key")
+            if dead:
+                Queue(dead, queue_arguments={"x-queue-type": "quorum"})(connection).declare()

@@ -57,6 +57,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     # Task results in this database: the TaskResult table, and the chord counter.
     "django_celery_results",
+    # The schedule of Celery beat in this database, editable in the admin.
+    "django_celery_beat",
     "step03_django_rabbitmq.articles",
 ]
 
@@ -154,6 +156,38 @@ if CELERY_BROKER_URL.startswith("redis"):
     CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = 3600
 # Its own queue: a step-2 worker on the same broker never receives a scrape.
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "scraper")
+# On RabbitMQ, a quorum queue (README, section 8): replicated and durable, and it counts the
+# deliveries of each message. A message returned more than SCRAPER_DELIVERY_LIMIT times (a
+# poison task that kills its worker every time) goes to the queue "<queue>.dead", where it
+# waits for someone to look at it, instead of coming back for ever. `classic` turns it off.
+CELERY_TASK_DEFAULT_QUEUE_TYPE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE_TYPE", "quorum")
+DEAD_LETTER_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}.dead"
+if CELERY_BROKER_URL.startswith("amqp"):
+    from kombu import Exchange, Queue
+
+    _quorum = {
+        "x-queue-type": "quorum",
+        "x-delivery-limit": int(os.environ.get("SCRAPER_DELIVERY_LIMIT", "5")),
+        # Dead letters go through the default exchange, to the queue of that name.
+        "x-dead-letter-exchange": "",
+        "x-dead-letter-routing-key": DEAD_LETTER_QUEUE,
+    }
+    CELERY_TASK_QUEUES = [
+        Queue(
+            CELERY_TASK_DEFAULT_QUEUE,
+            # A topic exchange, whatever the queue's type: Celery's native delayed delivery (a
+            # retry's countdown kept by RabbitMQ, not by the worker) needs one with quorum
+            # queues, and an exchange keeps the type it was made with.
+            Exchange(CELERY_TASK_DEFAULT_QUEUE, type="topic"),
+            routing_key=CELERY_TASK_DEFAULT_QUEUE,
+            queue_arguments=_quorum if CELERY_TASK_DEFAULT_QUEUE_TYPE == "quorum" else None,
+        )
+    ]
+    CELERY_TASK_DEFAULT_EXCHANGE = CELERY_TASK_DEFAULT_QUEUE
+    CELERY_TASK_DEFAULT_EXCHANGE_TYPE = "topic"
+    CELERY_TASK_DEFAULT_ROUTING_KEY = CELERY_TASK_DEFAULT_QUEUE
+    # What reaches a quorum queue must not be lost: RabbitMQ confirms each publish.
+    CELERY_BROKER_TRANSPORT_OPTIONS["confirm_publish"] = True
 
 # Results in this database (django-celery-results) unless CELERY_RESULT_BACKEND says otherwise.
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", "django-db")
@@ -182,6 +216,18 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 # A default time limit for every task; the scraper's tasks set their own.
 CELERY_TASK_SOFT_TIME_LIMIT, CELERY_TASK_TIME_LIMIT = 45, 60
 CELERY_RESULT_EXPIRES = 24 * 3600
+
+# Celery beat (README, section 9) keeps its schedule in this database (django-celery-beat): the
+# admin edits it while beat runs. Beat copies the entries below into it each time it starts:
+# scrape the demo blog every SCRAPE_EVERY seconds (0: no such entry).
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+SCRAPE_EVERY = float(os.environ.get("SCRAPE_EVERY", "600"))
+CELERY_BEAT_SCHEDULE = {}
+if SCRAPE_EVERY > 0:
+    CELERY_BEAT_SCHEDULE["scrape the demo blog"] = {
+        "task": "step03_django_rabbitmq.articles.tasks.scheduled_scrape",
+        "schedule": SCRAPE_EVERY,
+    }
 
 # --- The scraper ---------------------------------------------------------------------------------
 

@@ -264,7 +264,15 @@ def test_step03_alone(tmp_path):
         worker = celery_worker(copied, "step03_django_rabbitmq.project")
         copied.wait_up(copied.url("DJANGO_PORT") + "/health", blog, web, worker)
         done = round_trip(copied.url("DJANGO_PORT"), "/api/scrape", {}, timeout=90)
+        # Then beat, on a short schedule: it starts a scrape of its own.
+        copied.env["SCRAPE_EVERY"] = "1"
+        copied.start("beat", "-m", "celery", "-A", "step03_django_rabbitmq.project", "beat")
+        schedule = copied.url("DJANGO_PORT") + "/api/schedule"
+        scheduled = wait_until(
+            lambda: httpx.get(schedule, timeout=5).json()["last_scheduled_scrape"], 60
+        )
     assert done["state"] == "SUCCESS" and done["result"]["created"] > 10, done
+    assert scheduled["task_id"]
 
 
 def test_step04_alone(tmp_path):

@@ -52,6 +52,8 @@ class Stack03(LaunchedStep):
 @contextmanager
 def stack03(tmp_path_factory, name: str, database: bool = True, **env) -> Iterator[Stack03]:
     run_dir = tmp_path_factory.mktemp(name)
+    # No scheduled scrape unless a test asks for one: it would change the counts a test reads.
+    env.setdefault("SCRAPE_EVERY", "0")
     with fresh_database() if database else nullcontext() as url:
         if url:
             env["DATABASE_URL"] = url

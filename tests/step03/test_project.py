@@ -96,3 +96,21 @@ def test_processes_started_at_once_share_one_secret_key(tmp_path):
     assert len({out for out, _ in answers}) == 1
     assert oct((tmp_path / "django-key").stat().st_mode)[-3:] == "600"
     assert sorted(path.name for path in tmp_path.iterdir()) == ["django-key", "static"]
+
+
+def test_the_lesson_shows_what_which_app_prints():
+    """The README's sample is the real output (without the step's variables, as it says)."""
+    command = "$ .venv/bin/python -m step03_django_rabbitmq.which_app --without-reexport\n"
+    lesson = (ROOT / "step03_django_rabbitmq" / "README.md").read_text()
+    sample = lesson.split(command)[1].split("```")[0]
+    environ = {k: v for k, v in env_with_venv().items() if not k.startswith(("CELERY_", "DATA"))}
+    done = subprocess.run(
+        [str(VENV_BIN / "python"), "-m", "step03_django_rabbitmq.which_app", "--without-reexport"],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == sample

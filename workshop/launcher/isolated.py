@@ -87,9 +87,15 @@ class IsolatedStep:
     def stop(self) -> list[int]:
         """Ctrl-C, then the step's queues deleted; the pids left behind (stopped all the same)."""
         _, left = self.launcher.interrupt()
-        # Once the workers are gone (they would declare the queues again). Step 4 has two.
-        delete_queues(self.broker, [self.queue, f"{self.queue}-sum"])
+        # Once the workers are gone (they would declare the queues again).
+        delete_queues(self.broker, self.queues)
         return left
+
+    @property
+    def queues(self) -> list[str]:
+        """What the step's workers declare: its queue, step 4's second one, and step 3's
+        dead-letter queue."""
+        return [self.queue, f"{self.queue}-sum", f"{self.queue}.dead"]
 
     def stop_soon(self) -> None:
         """For a process about to exit (a notebook's kernel shut down midway, with seconds
@@ -101,7 +107,7 @@ class IsolatedStep:
             return
         with signals_ignored():
             popen.send_signal(signal.SIGINT)
-            queues = [self.queue, f"{self.queue}-sum"]
+            queues = self.queues
             with contextlib.suppress(Exception):  # a broker that is gone: nothing to delete
                 app = celery_app(self.broker)
                 for queue in queues:

@@ -1,11 +1,15 @@
 """Step 3: Django + Celery + RabbitMQ + PostgreSQL, a scraper that stores articles, under
 supervisord (step03_django_rabbitmq/). workshop/README.md explains the fields."""
 
+from datetime import UTC, datetime
+
 import httpx
 
 from workshop import checks
 from workshop.checks import Context, beside_the_app
-from workshop.registry import Exercise, Http, Ping, Port, Program, Step, TaskApi, Trip
+from workshop.probe import OtherBroker, broker_url_for, celery_app
+from workshop.registry import Exercise, Http, Ping, Port, Program, Started, Step, TaskApi, Trip
+from workshop.waiting import wait_until
 
 
 # Its own checks; the shared ones are in workshop/checks.py.
@@ -32,6 +36,91 @@ def articles_listed(context: Context) -> None:
         context.report.ok(f"GET /api/articles lists {stored} articles")
     else:
         context.report.fail("GET /api/articles lists no article", "read the worker's log")
+
+
+def queue_type(context: Context) -> None:
+    """Step 3: the queue its worker consumes, as the worker declared it (quorum on RabbitMQ)."""
+    try:
+        url, options = broker_url_for(context.health, context.env.variables)
+    except OtherBroker:
+        return  # the ping check said which variable it needs
+    app = celery_app(url, broker_transport_options=options, broker_connection_timeout=2)
+    try:
+        names = context.env.worker_names()
+        replies = app.control.inspect(destination=names, timeout=2).active_queues() or {}
+    except Exception:  # no answer: the ping check already said so
+        replies = {}
+    finally:
+        app.close()
+    for worker, queues in sorted(replies.items()):
+        for queue in queues:
+            arguments = queue.get("queue_arguments") or {}
+            if not url.startswith("amqp"):
+                context.report.note(
+                    f"{worker} consumes {queue['name']}: queue types (quorum, classic) are "
+                    "RabbitMQ's; this broker has one kind"
+                )
+            elif arguments.get("x-queue-type") == "quorum":
+                context.report.ok(
+                    f"{worker} consumes {queue['name']}, a quorum queue: delivery limit "
+                    f"{arguments.get('x-delivery-limit', 'none')}, dead letters to "
+                    f"{arguments.get('x-dead-letter-routing-key', 'nowhere')}"
+                )
+            else:
+                context.report.note(
+                    f"{worker} consumes {queue['name']}, a classic queue: a poison message "
+                    "comes back for ever (README, section 8)"
+                )
+
+
+def beat_schedule(context: Context) -> None:
+    """Step 3: Celery beat started the scheduled scrape it is due to (its schedule: /api/schedule).
+    Waited for when it is due within the check's timeout; a note when it is due later."""
+
+    def read() -> tuple[dict | None, dict | None]:
+        answer = context.client.get("/api/schedule").json()
+        entry = next(
+            (e for e in answer["entries"] if e["task"].endswith(".scheduled_scrape")), None
+        )
+        return entry, answer["last_scheduled_scrape"]
+
+    entry, last = read()
+    if entry is None or not entry["enabled"]:
+        context.report.note(
+            "beat has no scheduled scrape to send (SCRAPE_EVERY=0, or off in the admin)"
+        )
+        return
+    due = datetime.fromisoformat(entry["due_at"]) if entry["due_at"] else None
+    now = datetime.now(UTC)
+    late = due is not None and (now - due).total_seconds() > 30
+    if last and not late:
+        at = datetime.fromisoformat(last["requested_at"]).astimezone().strftime("%H:%M:%S")
+        context.report.ok(
+            f"beat started scrape {last['task_id'][:8]}… at {at} ({entry['schedule']})"
+        )
+        return
+    if due is not None and (due - now).total_seconds() <= context.timeout:
+        try:
+            wait_until(
+                lambda: (found := read()[1]) and found != last,
+                context.timeout + 15,
+                interval=0.5,
+                what="a scheduled scrape",
+            )
+            context.report.ok(f"beat started a scrape when it was due ({entry['schedule']})")
+            return
+        except TimeoutError:
+            late = True
+    if late:
+        context.report.fail(
+            f"beat did not start the scrape due at {due.astimezone():%H:%M:%S}",
+            f"is beat running? Its log: {context.log('beat')}",
+        )
+    else:
+        context.report.note(
+            f"beat's next scheduled scrape is due at {due.astimezone():%H:%M:%S} "
+            f"({entry['schedule']}): check again after it"
+        )
 
 
 T = "tests/exercises/test_step03.py::test_"
@@ -132,9 +221,11 @@ STEP = Step(
         Program("blog", ready=Http("blog")),
         Program("web", ready=Http("django")),
         Program("worker", ready=Ping("{worker_prefix}scraper")),
+        Program("beat", ready=Started()),
     ),
     # Debug pages while learning; the learner's DJANGO_DEBUG=false wins.
-    env={"DJANGO_DEBUG": "true"},
+    # A scheduled scrape every 2 minutes (settings.py's default: 10), to see beat at work.
+    env={"DJANGO_DEBUG": "true", "SCRAPE_EVERY": "120"},
     result_backend="django-db",  # django-celery-results, in the step's database
     database=True,
     before=("python step03_django_rabbitmq/manage.py migrate --noinput",),
@@ -156,8 +247,10 @@ STEP = Step(
         checks.services_reachable,
         demo_blog_answers,
         checks.workers_answer_ping,
+        queue_type,
         checks.round_trip,
         articles_listed,
+        beat_schedule,
         checks.unknown_id_is_404,
         checks.bad_json_is_400,
     ),

@@ -34,6 +34,8 @@ def role(process: psutil.Process, parent_role: str) -> str:
         return "Nginx worker: accepts connections, proxies"
     if " flower" in command:
         return "Flower: watches task events (web UI)"
+    if "celery" in programs and " beat" in command:
+        return "Celery beat: sends the scheduled tasks"
     if "celery" in programs and " worker " in command and "--hostname=" in command:
         name = command.split("--hostname=")[1].split()[0].replace("%h", socket.gethostname())
         return f"Celery worker {name}: takes messages, feeds its pool"
