@@ -1,5 +1,6 @@
 """WORKSHOP_MODE: real services when they answer, the embedded default otherwise, never silently."""
 
+import platform
 import socket
 
 import pytest
@@ -89,3 +90,16 @@ def test_a_bad_value_is_one_clear_line_whatever_the_command():
         done = workshop("doctor", env=env_with_venv({variable: value}))
         assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
         assert done.stderr.startswith(f"✗ {variable}='{value}': ") and words in done.stderr
+
+
+def test_doctor_says_what_each_operating_system_needs():
+    from workshop.tools.doctor import operating_system
+
+    present, what, detail, fix = operating_system("Windows")
+    assert not present and "does not support Windows" in detail
+    assert "WSL 2" in fix and "--pool=solo" in fix
+    present, what, detail, _ = operating_system("Darwin")
+    assert present and "OBJC_DISABLE_INITIALIZE_FORK_SAFETY=YES" in detail
+    assert operating_system("Linux")[0]
+    done = workshop("doctor", env=env_with_venv())
+    assert f"✓ {platform.system()}: " in done.stdout, done.stdout

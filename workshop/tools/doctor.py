@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 import shutil
 import subprocess
 import sys
@@ -51,10 +52,32 @@ def management(broker_url: str) -> tuple[bool, str, str, str]:
     return answered, "RabbitMQ management UI (optional)", detail, fix
 
 
+def operating_system(system: str | None = None) -> tuple[bool, str, str, str]:
+    """Where Celery's default pool (prefork: fork()) runs as the workshop uses it."""
+    system = system or platform.system()
+    if system == "Windows":
+        return (
+            False,
+            "Windows",
+            "Celery does not support Windows since 4.0 (its FAQ); its prefork pool fails there",
+            "use WSL 2 (Ubuntu) or the containers (make step01-docker); a worker started by hand "
+            "on Windows needs --pool=solo or --pool=threads",
+        )
+    if system == "Darwin":
+        return (
+            True,
+            "macOS",
+            "prefork works; a task that crashes its pool process with `objc[...] ... when "
+            "fork() was called` needs `export OBJC_DISABLE_INITIALIZE_FORK_SAFETY=YES` first",
+            "",
+        )
+    return True, system, "Celery's prefork pool works as the workshop uses it", ""
+
+
 def rows() -> list[tuple[bool, str, str, str]]:
     """(present, what, detail, fix) for every piece the workshop can use."""
     settings = Settings()
-    found = []
+    found = [operating_system()]
     python_ok = sys.version_info >= (3, 11)
     found.append(
         (python_ok, "Python 3.11+", sys.version.split()[0], "install Python 3.11 or newer")
