@@ -10,7 +10,8 @@ import os
 # Only Nginx talks to Gunicorn: loopback locally (a container sets GUNICORN_BIND=0.0.0.0:8002).
 bind = os.environ.get("GUNICORN_BIND") or f"127.0.0.1:{os.environ.get('GUNICORN_PORT', '8002')}"
 
-# Workers: GUNICORN_WORKERS, else one per core plus one (requests mostly wait on I/O here).
+# Workers: GUNICORN_WORKERS, else this step's choice (Gunicorn's default is 1): one per core
+# for parallel Python, plus one to keep a core busy while a worker's threads all wait on I/O.
 workers = int(os.environ.get("GUNICORN_WORKERS") or multiprocessing.cpu_count() + 1)
 # gthread workers keep Nginx's upstream connections alive; threads overlap the I/O waits.
 worker_class = "gthread"

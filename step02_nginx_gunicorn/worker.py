@@ -12,10 +12,18 @@ from step02_nginx_gunicorn import history, tracing
 
 flask_app = create_app()
 celery_app = flask_app.extensions["celery"]
-# Redis down for a moment: a result write waits and tries again, as in step 1's worker.py.
-celery_app.conf.update(
-    result_backend_always_retry=True, result_backend_max_sleep_between_retries_ms=1000
-)
+WORKER_SETTINGS = {
+    # Redis down for a moment: a result write waits and tries again, as in step 1's worker.py.
+    "result_backend_always_retry": True,
+    "result_backend_max_sleep_between_retries_ms": 1000,
+    # A task that leaks grows its pool process task after task: the pool replaces a process
+    # after 1000 tasks, or after a task that took it past 200,000 KiB (one uses 80 to 90 MB).
+    "worker_max_tasks_per_child": 1000,
+    "worker_max_memory_per_child": 200_000,
+}
+# Step 1's settings come last, so a FLASK_CELERY__ variable still wins over these
+# (FLASK_CELERY__worker_max_tasks_per_child=10 make step02).
+celery_app.conf.update({**WORKER_SETTINGS, **flask_app.config["CELERY"]})
 
 log = logging.getLogger("step02.worker")
 
