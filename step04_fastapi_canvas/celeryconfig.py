@@ -58,7 +58,7 @@ redis_socket_connect_timeout, redis_socket_timeout = 2, 5
 result_backend_transport_options = {
     "retry_policy": {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
 }
-# add takes 20 s x TASK_DELAY_SCALE (2 at most): 40 s, under the soft limit.
+# add takes 20 s x TASK_DELAY_SCALE (2 at most, settings.py): 40 s, 5 s under the soft limit.
 task_soft_time_limit, task_time_limit = 45, 60
 
 # A saved GroupResult (and every task result) expires after this: then restore() gives None.

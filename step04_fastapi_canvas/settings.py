@@ -20,7 +20,8 @@ class Settings(BaseSettings):
     # Its own queue; the sum tasks go to "<this>-sum" (the seed's "default-sum").
     celery_task_default_queue: str = "default"
     # The seed's durations (add 20 s, multiply 2 s, sum_multiply 2 s) times this: 0.1 for a
-    # quick demo, 0 in the tests; at most 2, so that add (40 s) ends before its 45 s limit.
+    # quick demo, 0 in the tests. At most 2: add then takes 40 s, 5 s under its 45 s soft time
+    # limit (celeryconfig.py), room for its writes to Redis; at 2.25 its sleeps would take 45 s.
     task_delay_scale: float = Field(1.0, ge=0, le=2)
 
 
