@@ -64,3 +64,15 @@ def test_each_lesson_has_a_your_turn_box_per_exercise_with_its_command():
             assert f"`make exercise EX={ex.id}`" in box, ex.id
         core = sum(ex.minutes for ex in step.exercises if ex.core)
         assert f"for the lesson, {core} for its core exercises" in " ".join(lesson.split())
+
+
+def test_each_lesson_says_in_its_time_which_sections_are_optional():
+    for step in STEPS.values():
+        lesson = (ROOT / step.folder / "README.md").read_text()
+        time = " ".join(lesson.split("## Time")[1].split("\n## ")[0].split())
+        for number in re.findall(r"^## (\d+)\. .*\(optional\)$", lesson, re.M):
+            assert (
+                f"section {number} " in time
+                or f"section {number}," in time
+                or (re.search(rf"sections? [\d, and]*\b{number}\b", time))
+            ), f"{step.folder}: its Time section does not name optional section {number}"
