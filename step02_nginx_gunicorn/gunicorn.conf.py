@@ -24,6 +24,12 @@ keepalive = 75
 timeout = 30
 graceful_timeout = 10
 
+# Nginx refuses a request line or a header over 4 KB (nginx.conf), so these limits, each at
+# Gunicorn's maximum, are never reached: Gunicorn would answer them with an HTML page.
+limit_request_line = 8190
+limit_request_field_size = 8190
+limit_request_fields = 32768
+
 # One access-log line per request, carrying Nginx's request id and the time spent (microseconds).
 accesslog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s request_id=%({x-request-id}i)s time_us=%(D)s'

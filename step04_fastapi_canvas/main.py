@@ -9,8 +9,10 @@ from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
 from step04_fastapi_canvas.celery_app import celery_app
+from step04_fastapi_canvas.middleware import HeadAsGet, KnownHost, LimitBody
 from step04_fastapi_canvas.routers import canvas, health, results, seed, tasks, workflows
 from step04_fastapi_canvas.routers.canvas import STATIC
+from step04_fastapi_canvas.settings import get_settings
 
 if celery_app.conf.result_backend.startswith("redis"):
     # This process only reads results: it does not subscribe to them (backends.py).
@@ -21,8 +23,12 @@ app = FastAPIOffline(
     title="Step 4: FastAPI + Celery canvas",
     description="Solo tasks, chains, groups and chords; their results; a live canvas page.",
     version="1.0",
-    max_body_size=64 * 1024,  # bytes: a bigger body gets 413
 )
+# A body over 64 KB gets a JSON 413; HEAD is answered as GET without the body; a Host header
+# outside ALLOWED_HOSTS gets a 400 (middleware.py). The last one added runs first.
+app.add_middleware(LimitBody, max_bytes=64 * 1024)
+app.add_middleware(HeadAsGet, starts_work=("/solo/",))
+app.add_middleware(KnownHost, allowed=get_settings().allowed_hosts)
 for router in (seed.router, workflows.router, results.router, tasks.router, health.router):
     app.include_router(router)
 app.include_router(canvas.router)

@@ -23,6 +23,10 @@ class Settings(BaseSettings):
     # quick demo, 0 in the tests. At most 2: add then takes 40 s, 5 s under its 45 s soft time
     # limit (celeryconfig.py), room for its writes to Redis; at 2.25 its sleeps would take 45 s.
     task_delay_scale: float = Field(1.0, ge=0, le=2)
+    # The Host headers it answers (middleware.py); another gets a 400. A web page whose domain
+    # an attacker points at 127.0.0.1 (DNS rebinding) sends its own name: it cannot start tasks
+    # here. ALLOWED_HOSTS='["localhost", "myhost"]' replaces the list.
+    allowed_hosts: list[str] = ["localhost", "127.0.0.1"]
 
 
 @lru_cache

@@ -17,6 +17,10 @@ def load_config() -> dict:
         "TASK_SECONDS": task_seconds(os.environ.get("TASK_SECONDS", "3")),
         # A bigger request body is refused with 413 before the view runs.
         "MAX_CONTENT_LENGTH": 1024 * 1024,
+        # The Host headers it answers (views.py); another gets a 400, so that a link it builds
+        # (the status_url) never points to a host an attacker chose.
+        # FLASK_ALLOWED_HOSTS='["localhost", "myhost"]' replaces the list.
+        "ALLOWED_HOSTS": ["localhost", "127.0.0.1"],
         "CELERY": {
             "broker_url": broker_url,
             "result_backend": os.environ.get("CELERY_RESULT_BACKEND", "redis://localhost:6379/0"),

@@ -9,6 +9,7 @@ from celery.result import AsyncResult
 from celery.utils import uuid
 from flask import Blueprint, abort, current_app, request, url_for
 from kombu.utils.url import maybe_sanitize_url
+from werkzeug.sansio.utils import host_is_trusted
 
 from step01_flask_celery.app.tasks import process_data
 
@@ -72,6 +73,15 @@ def server(url: str) -> dict:
     return {"url": maybe_sanitize_url(url), "embedded": embedded, "reachable": reachable}
 
 
+@api.before_app_request
+def known_host() -> None:
+    """A Host header outside ALLOWED_HOSTS (config.py) gets a 400. (Flask's own TRUSTED_HOSTS
+    does the same, but its error is raised again by every later read of request.url, and
+    step 2's tracing reads it after the answer: a 500.)"""
+    if not host_is_trusted(request.host, current_app.config["ALLOWED_HOSTS"]):
+        abort(400, description="This Host header is not one this app serves (ALLOWED_HOSTS).")
+
+
 @api.post("/api/process_data")
 def submit():
     payload = read_json_object()
@@ -117,12 +127,18 @@ def task_status(task_id: str):
 
 def read_json_object() -> dict:
     """The request body as a dict, or a 400 that says what is wrong with it."""
+    length = request.headers.get("Content-Length")
+    if length is not None and not length.isdigit():
+        # The development server reads no body then ("abc", "-1"): it must not pass for none.
+        abort(400, description="Content-Length must be a whole number of bytes.")
     raw = request.get_data(cache=True)  # raises 413 when Content-Length is over the limit
     if len(raw) >= current_app.config["MAX_CONTENT_LENGTH"]:
         # A chunked body has no Content-Length: Werkzeug stops reading at the limit instead.
         abort(413)
     if not raw.strip():
         return {}
+    if request.mimetype != "application/json":  # a form, XML, text: not what this API reads
+        abort(415, description="Send the body as JSON, with Content-Type: application/json.")
     try:
         payload = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as error:

@@ -45,14 +45,19 @@ def error(status: int, message: str) -> JsonResponse:
 
 
 def only(method: str):
-    """Another method gets a JSON 405 (Django's require_GET answers with an empty body)."""
+    """Another method gets a JSON 405 (Django's require_GET answers with an empty body). GET
+    answers HEAD too, as HTTP asks: the server sends the headers without the body. The API is
+    exempt from CSRF: it reads no cookie, so there is no cross-site request to forge, and a
+    wrong method gets this 405 instead of the CSRF middleware's HTML 403."""
+    allowed = ("GET", "HEAD") if method == "GET" else (method,)
 
     def decorate(view):
+        @csrf_exempt
         @functools.wraps(view)
         def checked(request: HttpRequest, *args, **kwargs):
-            if request.method != method:
+            if request.method not in allowed:
                 answer = error(405, f"{request.method} is not allowed here: use {method}.")
-                answer["Allow"] = method
+                answer["Allow"] = ", ".join(allowed)
                 return answer
             return view(request, *args, **kwargs)
 
@@ -61,25 +66,41 @@ def only(method: str):
     return decorate
 
 
-@csrf_exempt  # for scripts: no cookie, so no cross-site request to forge
-@only("POST")
-def scrape(request: HttpRequest) -> JsonResponse:
+def read_json_body(request: HttpRequest) -> dict | JsonResponse:
+    """The body as a JSON object ({} when there is none), or the error to answer. Read whole
+    before anything starts: a body the view cannot read must never pass for an empty one."""
+    if "Transfer-Encoding" in request.headers:
+        # Django reads as many bytes as Content-Length says: a chunked body would look empty,
+        # and the scrape would start on the default source instead of the one asked for.
+        return error(411, "Send the body with a Content-Length (chunked bodies are not read).")
     try:
         size = int(request.headers.get("Content-Length") or 0)
     except ValueError:
-        size = 0
+        return error(400, "Content-Length must be a whole number of bytes.")
+    if size < 0:
+        return error(400, "Content-Length must be a whole number of bytes.")
     if size > MAX_BODY:
         return error(413, f"The body is over {MAX_BODY // 1024} KB.")
-    payload = {}
-    if request.body.strip():
-        try:
-            payload = json.loads(request.body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as problem:
-            return error(400, f"The body is not JSON: {problem}.")
-        except RecursionError:  # [[[[...]]]] thousands deep
-            return error(400, "The body is nested too deeply.")
-        if not isinstance(payload, dict):
-            return error(400, 'The body must be a JSON object, like {"source": "<url>"}.')
+    if not request.body.strip():
+        return {}
+    if request.content_type != "application/json":  # a form, XML, text: not what it reads
+        return error(415, "Send the body as JSON, with Content-Type: application/json.")
+    try:
+        payload = json.loads(request.body)
+    except RecursionError:  # [[[[...]]]] thousands deep
+        return error(400, "The body is nested too deeply.")
+    except ValueError as problem:  # not JSON, not UTF-8, or a number of 5000 digits
+        return error(400, f"The body is not JSON: {str(problem)[:200]}.")
+    if not isinstance(payload, dict):
+        return error(400, 'The body must be a JSON object, like {"source": "<url>"}.')
+    return payload
+
+
+@only("POST")
+def scrape(request: HttpRequest) -> JsonResponse:
+    payload = read_json_body(request)
+    if isinstance(payload, JsonResponse):
+        return payload
     unknown = sorted(set(payload) - {"source"})
     if unknown:
         return error(400, f'Unknown field(s): {", ".join(unknown)}. Only "source" is read.')
@@ -212,6 +233,7 @@ def schedule(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"entries": entries, "last_scheduled_scrape": scraped})
 
 
+@csrf_exempt
 def not_found(request: HttpRequest) -> JsonResponse:
     return error(
         404,

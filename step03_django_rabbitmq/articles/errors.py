@@ -9,6 +9,15 @@ from django.views import defaults
 log = logging.getLogger(__name__)
 
 
+# What the answers replaced by JsonErrors say.
+MESSAGES = {
+    400: "Bad request (a Host header that is not in ALLOWED_HOSTS is one).",
+    403: "Forbidden.",
+    404: "Nothing here.",
+    500: "Internal error: the server log says more.",
+}
+
+
 def wants_json(request) -> bool:
     return request.path.startswith(("/api/", "/health"))
 
@@ -38,14 +47,24 @@ def server_error(request):
 
 
 class JsonErrors:
-    """Under /api/, an unexpected exception is a JSON 500, with DEBUG on too (Django's debug
-    page is for the browser). The traceback goes to the log, never into the answer."""
+    """Under /api/ and /health, every error is JSON, with DEBUG on too: Django's own pages (the
+    debug page of a refused Host header, the CSRF 403, a 404 with DEBUG on) are for browsers.
+    An unexpected exception is a JSON 500; its traceback goes to the log, never into the answer.
+    First in MIDDLEWARE, so that it sees what every other middleware answered."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        return self.get_response(request)
+        answer = self.get_response(request)
+        json = answer.get("Content-Type", "").startswith("application/json")
+        if answer.status_code < 400 or json or not wants_json(request):
+            return answer
+        replaced = JsonResponse({"error": MESSAGES.get(answer.status_code, answer.reason_phrase)})
+        replaced.status_code = answer.status_code
+        if "Allow" in answer:
+            replaced["Allow"] = answer["Allow"]
+        return replaced
 
     def process_exception(self, request, exception):
         if not wants_json(request):

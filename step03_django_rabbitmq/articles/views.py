@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 from django_celery_results.models import TaskResult
 
 from . import sources
@@ -27,6 +27,7 @@ class ScrapeForm(forms.Form):
         return sources.check(self.cleaned_data["source"])
 
 
+@require_safe  # GET and HEAD; another method gets a 405
 def article_list(request):
     query = request.GET.get("q", "")
     page = Paginator(search(query), 20).get_page(request.GET.get("page"))
@@ -37,6 +38,7 @@ def article_list(request):
     )
 
 
+@require_safe  # GET and HEAD; another method gets a 405
 def article_detail(request, pk: int):
     article = get_object_or_404(Article, pk=pk)
     return render(request, "articles/article_detail.html", {"article": article})
@@ -58,6 +60,7 @@ def start(request):
     return redirect("dashboard")
 
 
+@require_safe  # GET and HEAD; another method gets a 405
 def dashboard(request):
     tasks = list(TaskResult.objects.order_by("-date_created")[:50])
     for task in tasks:

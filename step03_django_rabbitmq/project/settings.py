@@ -46,6 +46,10 @@ def secret_key(path: Path) -> str:
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or secret_key(RUN_DIR / "django-key")
 # Debug pages and tracebacks in the browser: only while developing (`make step03` turns it on).
 DEBUG = env_bool("DJANGO_DEBUG")
+# The debug page lists the settings: hide the passwords inside URLs too, and answer a suspicious
+# request (a wrong Host header) with its message only (project/debug.py).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "step03_django_rabbitmq.project.debug.HideSecrets"
+DEFAULT_EXCEPTION_REPORTER = "step03_django_rabbitmq.project.debug.ShortForSuspicious"
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1")
 
 INSTALLED_APPS = [
@@ -63,6 +67,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # JSON errors under /api/, never a traceback (articles/errors.py): first, so that it sees
+    # the answers of all the others.
+    "step03_django_rabbitmq.articles.errors.JsonErrors",
     "django.middleware.security.SecurityMiddleware",
     # Serves the CSS of the pages and of the admin, with DEBUG off too.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -72,8 +79,6 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # JSON errors under /api/, never a traceback (articles/errors.py).
-    "step03_django_rabbitmq.articles.errors.JsonErrors",
 ]
 
 ROOT_URLCONF = "step03_django_rabbitmq.project.urls"

@@ -96,7 +96,7 @@ def test_04_3_a_group_can_be_found_again_by_its_id(tmp_path):
 
         from step04_fastapi_canvas.main import app
 
-        client = TestClient(app)
+        client = TestClient(app, base_url="http://localhost")
         sent = client.post("/workflows/group", json={"a": 3, "b": 4})
         answer = client.get(sent.json()["result_url"])
         print(json.dumps({"sent": sent.status_code, "status": answer.status_code,
@@ -122,7 +122,7 @@ def test_04_4_cancelling_a_chain_revokes_its_later_links(tmp_path):
 
         # No worker runs here: the workers' answer to the revoke is made up.
         celery_app.control.revoke = lambda *args, **kwargs: [{"w@test": {"ok": "revoked"}}]
-        client = TestClient(app)
+        client = TestClient(app, base_url="http://localhost")
         sent = client.post("/workflows/chain", json={"a": 3, "b": 4}).json()
         first, last = (node["id"] for node in sent["nodes"])
         cancelled = client.delete(f"/tasks/{first}")

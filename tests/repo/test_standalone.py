@@ -259,8 +259,9 @@ def test_step03_alone(tmp_path):
             "step03_django_rabbitmq.demo_blog.app:app",
         )  # fmt: skip
         web = copied.start(
-            "web", manage, "runserver", "--noreload", f"127.0.0.1:{copied.variables['DJANGO_PORT']}"
-        )
+            "web", "-m", "gunicorn", "-c", "step03_django_rabbitmq/gunicorn.conf.py",
+            "step03_django_rabbitmq.project.wsgi",
+        )  # fmt: skip
         worker = celery_worker(copied, "step03_django_rabbitmq.project")
         copied.wait_up(copied.url("DJANGO_PORT") + "/health", blog, web, worker)
         done = round_trip(copied.url("DJANGO_PORT"), "/api/scrape", {}, timeout=90)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
+from urllib.parse import urlsplit, urlunsplit
 
 import django
 import httpx
@@ -54,24 +55,35 @@ def stack03(tmp_path_factory, name: str, database: bool = True, **env) -> Iterat
     run_dir = tmp_path_factory.mktemp(name)
     # No scheduled scrape unless a test asks for one: it would change the counts a test reads.
     env.setdefault("SCRAPE_EVERY", "0")
+    password = env.pop("DATABASE_PASSWORD", None)
     with fresh_database() if database else nullcontext() as url:
         if url:
-            env["DATABASE_URL"] = url
+            env["DATABASE_URL"] = with_password(url, password) if password else url
         with launched(Stack03("step03", run_dir, **env)) as step:
             yield step
 
 
+def with_password(url: str, password: str) -> str:
+    """The same URL with a password (a local PostgreSQL that trusts loopback ignores it)."""
+    parts = urlsplit(url)
+    user = parts.username or "postgres"
+    host = f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname
+    return urlunsplit(parts._replace(netloc=f"{user}:{password}@{host}"))
+
+
 @pytest.fixture(scope="package")
 def stack(tmp_path_factory):
+    """As `make step03` runs it, DEBUG on; the database URL has a password, which no page may
+    show (test_hostile.py)."""
     require(*NEEDS)  # before starting anything: a missing server skips (or fails in CI)
     blog = free_port()  # known before the start: a broken page of it is an allowed source
     gone = f"http://127.0.0.1:{blog}/posts/moved-away/"
     with stack03(
         tmp_path_factory,
         "step03",
-        DJANGO_DEBUG="false",
         DEMO_BLOG_PORT=str(blog),
         SCRAPE_SOURCES=gone,
+        DATABASE_PASSWORD="not-shown-anywhere",  # noqa: S106 (made up: trust ignores it)
     ) as step:
         yield step
 

@@ -132,16 +132,17 @@ def test_check_step03_fails_with_a_hint_when_the_worker_is_stopped(stack):
     wait_until(lambda: stack.workshop("check", "step03", "--timeout", "30").returncode == 0, 120)
 
 
-def test_ps_shows_the_blog_django_and_the_worker_with_their_roles(stack):
+def test_ps_shows_the_blog_django_the_worker_and_beat_with_their_roles(stack):
     done = stack.workshop("ps", "step03")
     assert done.returncode == 0, done.stdout + done.stderr
     for role in (
         "supervisord: starts all, restarts any that dies",
         "Gunicorn worker: HTTP → WSGI call into Flask",  # the demo blog
-        "Django autoreloader: restarts the server when a file changes",
-        "Django development server: HTTP → WSGI call, threads",
+        "Gunicorn master (Django): forks and watches workers",
+        "Gunicorn worker: HTTP → WSGI call into Django",
         f"Celery worker {stack.env['WORKER_PREFIX']}scraper@",
         "Celery pool process: runs tasks",
+        "Celery beat: sends the scheduled tasks",
     ):
         assert role in done.stdout
 

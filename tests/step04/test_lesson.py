@@ -39,7 +39,7 @@ def app():
 
     from step04_fastapi_canvas.main import app
 
-    return TestClient(app)
+    return TestClient(app, base_url="http://localhost")
 
 
 def test_the_422_the_readme_prints_is_the_apps(app):
