@@ -116,7 +116,8 @@ def test_the_page_button_starts_a_scrape(stack):
 
 def test_errors_are_json_and_never_a_traceback(stack):
     with stack.client() as client:
-        assert client.post("/api/scrape", content="{json}").status_code == 400
+        headers = {"Content-Type": "application/json"}
+        assert client.post("/api/scrape", content="{json}", headers=headers).status_code == 400
         missing = client.get("/api/tasks/00000000-0000-0000-0000-000000000000")
         assert missing.status_code == 404 and "Traceback" not in missing.text
         page = client.get("/no-such-page/")
