@@ -27,8 +27,8 @@ ENDPOINTS = hostile.Endpoints(
     by_id="/result/",
     api=("/",),  # JSON everywhere...
     pages=("/canvas", "/static/", "/docs", "/redoc"),  # ...but for the pages and their files
-    # Uvicorn refuses what it cannot parse (a 20 KB header, a Content-Length that is not a
-    # number) itself, with a text/plain 400 that no setting changes: still a 400, no traceback.
+    # Uvicorn refuses what it cannot parse (a Content-Length that is not a number) itself, with
+    # a text/plain 400 that no setting changes: still a 400, no traceback.
     server_json=False,
 )
 
