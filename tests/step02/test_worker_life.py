@@ -132,6 +132,9 @@ def test_a_task_longer_than_the_soft_shutdown_timeout_runs_again_on_the_next_wor
         f"the task cut by the soft shutdown is {task.state} ({task.result!r}): with late acks "
         "its message goes back to the queue, and the next worker runs it again"
     )
+    # The history row is written after the result: wait for it, a little.
+    with suppress(TimeoutError):
+        wait_until(lambda: by_hand.history_row(task.id)["runs"] == 2, 10, what="the second run")
     row = by_hand.history_row(task.id)
     assert (row["runs"], row["worker"]) == (2, second_name), row  # the cut run, then this one
 
