@@ -25,10 +25,20 @@ from workshop.settings import Settings
 VENV_BIN = Path(sys.executable).parent  # this virtualenv's programs: flask, celery, honcho...
 
 
+# Text the workshop reads from another process (a traceback, a log line) must have no colour
+# codes in it. A Jupyter kernel sets FORCE_COLOR=1 for what it starts, and Python 3.13 then
+# colours its tracebacks even into a pipe. PYTHON_COLORS=0 turns that off (Python 3.13+, it
+# wins over FORCE_COLOR), NO_COLOR=1 every tool that follows no-color.org.
+NO_COLOUR = {"PYTHON_COLORS": "0", "NO_COLOR": "1"}
+FORCING_COLOUR = ("FORCE_COLOR", "CLICOLOR_FORCE")
+
+
 def env_with_venv(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """This process's environment, with this virtualenv's bin/ first on PATH, and `extra`."""
-    env = dict(os.environ)
+    """This process's environment, with this virtualenv's bin/ first on PATH, no colour in
+    what the process writes, and `extra`."""
+    env = {k: v for k, v in os.environ.items() if k not in FORCING_COLOUR}
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    env.update(NO_COLOUR)
     env.update(extra or {})
     return env
 

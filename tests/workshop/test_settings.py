@@ -1,7 +1,11 @@
 """WORKSHOP_MODE: real services when they answer, the embedded default otherwise, never silently."""
 
 import platform
+import shutil
 import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +14,7 @@ from workshop.environment import env_with_venv
 from workshop.probe import free_port
 from workshop.services import ServiceUnavailable, choose, choose_services
 from workshop.settings import Settings, endpoint, safe_url, scheme
+from workshop.tools.doctor import TESTED
 
 
 def closed_url() -> str:
@@ -103,3 +108,42 @@ def test_doctor_says_what_each_operating_system_needs():
     assert operating_system("Linux")[0]
     done = workshop("doctor", env=env_with_venv())
     assert f"✓ {platform.system()}: " in done.stdout, done.stdout
+
+
+def test_doctor_says_whether_this_python_is_one_the_workshop_is_tested_on():
+    from workshop.tools.doctor import TESTED, python_version
+
+    assert python_version((3, 12, 1))[0] and "tested on (3.11, 3.12, 3.13)" in python_version()[2]
+    present, _, detail, fix = python_version((3, 10, 13))
+    assert not present and "too old" in detail and "make setup PYTHON=python3.13" in fix
+    present, _, detail, fix = python_version((3, 14, 0))
+    assert not present and "newer than the workshop is tested on" in detail
+    assert "it may work" in fix
+    done = workshop("doctor", env=env_with_venv())
+    version = ".".join(map(str, sys.version_info[:3]))
+    assert f"✓ Python: {version}, one the workshop is tested on" in done.stdout, done.stdout
+    assert sys.version_info[:2] in TESTED
+
+
+def test_a_subprocess_writes_no_colour_even_when_a_kernel_asks_for_it(tmp_path):
+    """A Jupyter kernel sets FORCE_COLOR=1; Python 3.13 then colours a traceback even into a
+    pipe. Every interpreter the workshop is tested on that this machine has, found, not fetched."""
+    found = [shutil.which(f"python{major}.{minor}") for major, minor in TESTED]
+    pyenv = Path.home() / ".pyenv" / "versions"
+    found += [str(p) for p in pyenv.glob("3.1[1-3]*/bin/python3")] if pyenv.is_dir() else []
+    interpreters = {Path(p).resolve() for p in found if p}
+    assert interpreters, "no Python 3.11 to 3.13 found"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FORCE_COLOR", "1")
+        env = env_with_venv()
+    for python in interpreters:
+        done = subprocess.run(
+            [str(python), "-c", "import missing_module_for_this_test"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        last = done.stderr.strip().splitlines()[-1]
+        assert last.startswith("ModuleNotFoundError"), f"{python}: {last!r}"
+        assert "\x1b[" not in done.stderr, f"{python} wrote colour codes: {done.stderr!r}"

@@ -74,14 +74,30 @@ def operating_system(system: str | None = None) -> tuple[bool, str, str, str]:
     return True, system, "Celery's prefork pool works as the workshop uses it", ""
 
 
+# The Pythons the workshop's CI runs the tests on (.ci/run), oldest first.
+TESTED = ((3, 11), (3, 12), (3, 13))
+
+
+def python_version(version: tuple[int, ...] | None = None) -> tuple[bool, str, str, str]:
+    """Whether this Python is one the workshop is tested on; what to do when it is not."""
+    version = tuple(version or sys.version_info[:3])
+    number = ".".join(map(str, version[:3]))
+    tested = ", ".join(f"{major}.{minor}" for major, minor in TESTED)
+    again = "then `rm -rf .venv && make setup PYTHON=python3.13`"
+    if version[:2] < TESTED[0]:
+        fix = f"install Python {tested}, {again}"
+        return False, "Python", f"{number} is too old: the workshop needs 3.11 or newer", fix
+    if version[:2] > TESTED[-1]:
+        detail = f"{number} is newer than the workshop is tested on ({tested})"
+        fix = f"it may work; if `make setup` or a step fails, install Python 3.13, {again}"
+        return False, "Python", detail, fix
+    return True, "Python", f"{number}, one the workshop is tested on ({tested})", ""
+
+
 def rows() -> list[tuple[bool, str, str, str]]:
     """(present, what, detail, fix) for every piece the workshop can use."""
     settings = Settings()
-    found = [operating_system()]
-    python_ok = sys.version_info >= (3, 11)
-    found.append(
-        (python_ok, "Python 3.11+", sys.version.split()[0], "install Python 3.11 or newer")
-    )
+    found = [operating_system(), python_version()]
     venv = (ROOT / ".venv").exists()
     found.append((venv, "virtualenv .venv", str(ROOT / ".venv"), "`make setup`"))
     for url in (
@@ -143,4 +159,4 @@ def doctor(console: Console) -> int:
         else:
             console.print(f"[red]✗[/] {what}: {detail}\n    fix: {fix}", highlight=False)
     # Only a too-old Python stops the workshop; everything else has a fallback or a later step.
-    return 0 if found[0][0] else 1
+    return 1 if sys.version_info[:2] < TESTED[0] else 0
