@@ -28,7 +28,7 @@ STEP_ARG := $(if $(STEP),--step $(STEP))
 .PHONY: help setup bench doctor env services exercises exercise verify hint solution watch \
 	exercises-reset step01 step01-broken step01-docker check-step01 \
 	step02 step02-docker check-step02 step03 step03-docker check-step03 step04 step04-docker \
-	check-step04 ps trace stress demo faults notebooks notebooks-html slides slides-pdf test lint \
+	check-step04 ps trace stress demo faults notebooks notebooks-html slides slides-pdf test test-quick lint \
 	clean
 
 help: ## list the targets (this page)
@@ -180,7 +180,18 @@ $(NODE_STAMP): slides/package.json slides/package-lock.json
 	@touch $(NODE_STAMP)
 
 test: setup ## run the test suite (real services when present; `make services` to start them)
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+# What CI runs on the other Pythons it finds (.ci/run): every step's round trip (its check), the
+# notebooks, and what depends on the interpreter (colours, make doctor).
+TEST_QUICK := tests/notebooks tests/workshop/test_settings.py \
+	tests/step01/test_processes.py::test_make_step01_launcher_runs_the_procfile_and_ctrl_c_stops_everything \
+	tests/step02/test_tools.py::test_check_step02_passes_hop_by_hop \
+	tests/step03/test_stack.py::test_check_step03_passes_on_the_running_step \
+	tests/step04/test_processes.py::test_check_step04_passes_and_fails_with_a_hint_when_the_worker_is_stopped
+
+test-quick: setup ## a quicker part of the tests: every step's round trip, the notebooks
+	$(BIN)/python -m pytest -n 2 --dist loadgroup $(TEST_QUICK)
 
 lint: setup ## ruff: lint and format check
 	$(BIN)/ruff check .

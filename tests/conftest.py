@@ -24,3 +24,15 @@ def pytest_report_header(config):
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
     require(*(s for marker in item.iter_markers("needs") for s in marker.args))
+
+
+# The packages whose tests share one running step (a package-scoped `stack`): `make test` runs
+# each on one pytest process (--dist loadgroup), so the step starts once, not once per file.
+SHARED_STACKS = ("step02", "step03", "step04")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        package = item.path.parent.name
+        if package in SHARED_STACKS and item.path.parent.parent.name == "tests":
+            item.add_marker(pytest.mark.xdist_group(package))
