@@ -16,6 +16,7 @@ from step01_flask_celery.app.tasks import process_data
 api = Blueprint("api", __name__)
 
 MAX_SECONDS = 30
+MAX_DEPTH = 32  # levels of lists and objects in a body: a task's data, not a puzzle
 # The port of each kind of server when its URL does not say.
 DEFAULT_PORTS = {"amqp": 5672, "pyamqp": 5672, "redis": 6379, "postgresql": 5432, "psycopg": 5432}
 # What a JSON value is called in JSON, for error messages.
@@ -145,10 +146,27 @@ def read_json_object() -> dict:
         abort(400, description=f'The body is not valid JSON ({error}). Send e.g. {{"seconds": 2}}.')
     except RecursionError:  # [[[[...]]]] thousands deep: Python's parser gives up
         abort(400, description='The body is nested too deeply. Send e.g. {"seconds": 2}.')
+    if too_deep(payload):  # Python 3.11 refuses 1000 levels itself; 3.12 and later parse more
+        abort(400, description='The body is nested too deeply. Send e.g. {"seconds": 2}.')
     if not isinstance(payload, dict):
         kind = JSON_TYPES.get(type(payload), type(payload).__name__)
         abort(400, description=f'The body must be a JSON object like {{"seconds": 2}}, not {kind}.')
     return payload
+
+
+def too_deep(value: object, limit: int = MAX_DEPTH) -> bool:
+    """Whether lists and objects nest more than `limit` levels (counted without recursion)."""
+    level = [value]
+    for _ in range(limit):
+        level = [
+            inner
+            for outer in level
+            if isinstance(outer, dict | list)
+            for inner in (outer.values() if isinstance(outer, dict) else outer)
+        ]
+        if not level:
+            return False
+    return any(isinstance(inner, dict | list) for inner in level)
 
 
 def read_seconds(payload: dict) -> float:

@@ -131,7 +131,8 @@ def test_a_subprocess_writes_no_colour_even_when_a_kernel_asks_for_it(tmp_path):
     found = [shutil.which(f"python{major}.{minor}") for major, minor in TESTED]
     pyenv = Path.home() / ".pyenv" / "versions"
     found += [str(p) for p in pyenv.glob("3.1[1-3]*/bin/python3")] if pyenv.is_dir() else []
-    interpreters = {Path(p).resolve() for p in found if p}
+    # Not pyenv's shims: a shim runs only the version pyenv has chosen.
+    interpreters = {Path(p).resolve() for p in found if p and "/shims/" not in p}
     assert interpreters, "no Python 3.11 to 3.13 found"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FORCE_COLOR", "1")
