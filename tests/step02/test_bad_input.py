@@ -13,7 +13,7 @@ from tests.support.bad_input import BAD_BODIES, ODD_IDS, assert_json_4xx
 
 pytestmark = pytest.mark.needs("rabbitmq", "postgresql", "nginx")
 SETTINGS = settings(
-    max_examples=60,
+    max_examples=25,  # the raw cases are in test_hostile.py; these add generated ones
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
