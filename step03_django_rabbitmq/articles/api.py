@@ -73,12 +73,10 @@ def read_json_body(request: HttpRequest) -> dict | JsonResponse:
         # Django reads as many bytes as Content-Length says: a chunked body would look empty,
         # and the scrape would start on the default source instead of the one asked for.
         return error(411, "Send the body with a Content-Length (chunked bodies are not read).")
-    try:
-        size = int(request.headers.get("Content-Length") or 0)
-    except ValueError:
+    length = request.headers.get("Content-Length") or "0"
+    if not length.isdigit():  # "abc", "-1", "1e3"
         return error(400, "Content-Length must be a whole number of bytes.")
-    if size < 0:
-        return error(400, "Content-Length must be a whole number of bytes.")
+    size = int(length)
     if size > MAX_BODY:
         return error(413, f"The body is over {MAX_BODY // 1024} KB.")
     if not request.body.strip():

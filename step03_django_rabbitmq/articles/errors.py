@@ -9,7 +9,7 @@ from django.views import defaults
 log = logging.getLogger(__name__)
 
 
-# What the answers replaced by JsonErrors say.
+# What the JSON errors say, from the handlers below or from JsonErrors.
 MESSAGES = {
     400: "Bad request (a Host header that is not in ALLOWED_HOSTS is one).",
     403: "Forbidden.",
@@ -24,13 +24,13 @@ def wants_json(request) -> bool:
 
 def bad_request(request, exception):
     if wants_json(request):
-        return JsonResponse({"error": "Bad request."}, status=400)
+        return JsonResponse({"error": MESSAGES[400]}, status=400)
     return defaults.bad_request(request, exception)
 
 
 def forbidden(request, exception):
     if wants_json(request):
-        return JsonResponse({"error": "Forbidden."}, status=403)
+        return JsonResponse({"error": MESSAGES[403]}, status=403)
     return defaults.permission_denied(request, exception)
 
 
@@ -42,7 +42,7 @@ def not_found(request, exception):
 
 def server_error(request):
     if wants_json(request):
-        return JsonResponse({"error": "Internal error: the server log says more."}, status=500)
+        return JsonResponse({"error": MESSAGES[500]}, status=500)
     return defaults.server_error(request)
 
 
@@ -70,4 +70,4 @@ class JsonErrors:
         if not wants_json(request):
             return None
         log.exception("%s %s failed", request.method, request.path)
-        return JsonResponse({"error": "Internal error: the server log says more."}, status=500)
+        return JsonResponse({"error": MESSAGES[500]}, status=500)

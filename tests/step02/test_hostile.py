@@ -19,7 +19,7 @@ ENDPOINTS = hostile.Endpoints(
 
 
 def test_hostile_requests_get_json_refusals_and_queue_nothing(stack):
-    with hostile.nothing_consumes(stack):
+    with stack.not_consuming():
         queued = hostile.queued(stack.broker, [stack.queue])
         answers, found = hostile.run(stack.port("nginx"), ENDPOINTS, hostile.secrets_of(stack.env))
         assert not found, "\n".join(found)

@@ -41,7 +41,7 @@ ENDPOINTS = hostile.Endpoints(
 def test_hostile_requests_get_clear_refusals_and_start_nothing(stack):
     secrets = hostile.secrets_of(stack.env, (stack.run_dir / "step03" / "django-key").read_text())
     scrapes = "SELECT count(*) FROM articles_scrape"
-    with hostile.nothing_consumes(stack):
+    with stack.not_consuming():
         queued, started = hostile.queued(stack.broker, stack.queues), stack.sql(scrapes)
         answers, found = hostile.run(stack.port("django"), ENDPOINTS, secrets)
         assert not found, "\n".join(found)

@@ -35,7 +35,7 @@ ENDPOINTS = hostile.Endpoints(
 
 def test_hostile_requests_get_clear_refusals_and_queue_nothing(stack):
     queues = [stack.queue, f"{stack.queue}-sum"]
-    with hostile.nothing_consumes(stack):
+    with stack.not_consuming():
         queued = hostile.queued(stack.broker, queues)
         secrets = hostile.secrets_of(stack.env)
         answers, found = hostile.run(stack.port("fastapi"), ENDPOINTS, secrets)

@@ -21,7 +21,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from celery import Celery
+from kombu import Connection
+
+from workshop.probe import queue_depth
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "PROPFIND")
 # What only a debug page or a leaked configuration shows.
@@ -311,20 +313,7 @@ def tally(answers: list[tuple[Hostile, Answer]]) -> str:
 
 def queued(broker_url: str, queues: list[str]) -> int:
     """How many messages wait in these queues (0 for a queue that does not exist)."""
-    app = Celery(broker=broker_url)
-    total = 0
-    try:
-        with app.connection_for_write() as connection:
-            for queue in queues:
-                channel = connection.channel()
-                # A queue not declared has nothing in it (the broker closes the channel).
-                with contextlib.suppress(Exception):
-                    total += channel.queue_declare(queue, passive=True).message_count
-                with contextlib.suppress(Exception):
-                    channel.close()
-    finally:
-        app.close()
-    return total
+    return sum(queue_depth(broker_url, {}, queue) for queue in queues)
 
 
 def secrets_of(env: dict[str, str], *more: str) -> tuple[str, ...]:
@@ -351,33 +340,9 @@ def run(port: int, endpoints: Endpoints, secrets: tuple[str, ...]) -> tuple[list
     return answers, found
 
 
-@contextlib.contextmanager
-def nothing_consumes(step):
-    """The step's workers stop taking messages (Celery's remote control), so that what a request
-    publishes stays in the queue where it can be counted; they take them again afterwards."""
-    app = Celery("tests", broker=step.broker, set_as_current=False)
-    control = {"destination": step.worker_names(), "reply": True, "timeout": 5}
-    queues = [step.queue, f"{step.queue}-sum"] if step.step.name == "step04" else [step.queue]
-    try:
-        for queue in queues:
-            assert app.control.cancel_consumer(queue, **control), f"no worker let go of {queue}"
-        yield
-    finally:
-        for queue in queues:
-            app.control.add_consumer(queue, **control)
-        app.close()
-
-
 def purge(broker_url: str, queues: list[str]) -> None:
     """Empty these queues (what the battery's valid control request published)."""
-    app = Celery(broker=broker_url)
-    try:
-        with app.connection_for_write() as connection:
-            for queue in queues:
-                channel = connection.channel()
-                with contextlib.suppress(Exception):  # not declared: nothing to purge
-                    channel.queue_purge(queue)
-                with contextlib.suppress(Exception):
-                    channel.close()
-    finally:
-        app.close()
+    with Connection(broker_url) as connection:
+        for queue in queues:
+            with contextlib.suppress(Exception):  # not declared: nothing to purge
+                connection.default_channel.queue_purge(queue)

@@ -7,6 +7,8 @@ import subprocess
 from contextlib import contextmanager
 from pathlib import Path
 
+from celery import Celery
+
 from tests.support.commands import workshop
 from tests.support.services import SETTINGS
 from workshop.launcher.isolated import IsolatedStep
@@ -36,6 +38,24 @@ class LaunchedStep(IsolatedStep):
     def workshop(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
         """`python -m workshop ARGS` as a learner would type it, with this step's settings."""
         return workshop(*args, env=self.env, timeout=timeout)
+
+    @contextmanager
+    def not_consuming(self):
+        """Its workers stop taking messages from its queues (Celery's remote control), so that
+        what is published waits where it can be counted; they take them again afterwards."""
+        names = self.worker_names()
+        queues = [self.queue, f"{self.queue}-sum"] if self.step.name == "step04" else [self.queue]
+        app = Celery("tests", broker=self.broker, set_as_current=False)
+        control = {"destination": names, "reply": True, "timeout": 5}
+        try:
+            for queue in queues:
+                replies = app.control.cancel_consumer(queue, **control)
+                assert len(replies) == len(names), f"{queue}: {replies} (workers: {names})"
+            yield
+        finally:
+            for queue in queues:
+                app.control.add_consumer(queue, **control)
+            app.close()
 
     def check_without(self, program: str, timeout: float = 3) -> subprocess.CompletedProcess:
         """`make check-stepNN` while `program` is stopped (supervisorctl), then started again."""
