@@ -150,8 +150,8 @@ stress: setup ## load the running step: N requests, C at a time (step 2: TARGET=
 	@$(BIN)/python -m workshop stress -n $(N) -c $(C) $(if $(TARGET),--target $(TARGET)) \
 		$(STEP_ARG) $(PORT_ARG)
 
-bench: setup ## what each hop of step 2 costs, in rounds (QUICK=1: one short round): build/bench/
-	@$(BIN)/python -m workshop bench $(if $(QUICK),--quick)
+bench: setup ## what each hop of step 2 costs, in rounds (QUICK=1: one; VARIANTS=1: worker settings too)
+	@$(BIN)/python -m workshop bench $(if $(QUICK),--quick) $(if $(VARIANTS),--variants)
 
 demo: setup ## for instructors: start step 2, 50 requests, spread, one timeline, stop
 	@$(BIN)/python -m workshop demo $(STEP_ARG) $(PORT_ARG)

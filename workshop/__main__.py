@@ -56,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     stress.add_argument("--no-baseline", action="store_true", help="skip the apply_async run")
     stress.add_argument("--timeout", type=float, help="seconds to wait for the tasks")
     bench = commands.add_parser("bench", help="what each hop of step 2 costs, against floors")
-    bench.add_argument("--quick", action="store_true", help="one short round, no variants")
+    bench.add_argument("--quick", action="store_true", help="one short round")
+    bench.add_argument("--variants", action="store_true", help="and the workers' settings")
     demo = commands.add_parser("demo", parents=[port], help="a step for an audience, end to end")
     demo.add_argument("--step", choices=names)
     demo.add_argument("-n", "--requests", type=int, default=50)
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "bench":
         from workshop.tools.bench import bench
 
-        return bench(console, args.quick)
+        return bench(console, replace(QUICK if args.quick else Plan(), variants=args.variants))
     if args.command == "notebooks-html":
         from workshop.tools.notebooks_html import notebooks_html
 

@@ -1,11 +1,13 @@
 """`make bench` writes its figures as one table (terminal and Markdown), JSON and a PNG plot:
 the writers, fed rounds of the shape the bench measures (the bench itself runs for minutes)."""
 
+import json
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
-from workshop.tools.bench import Row, median_and_spread, ratio, table, write
+from workshop.tools.bench import Row, agreement, changes, median_and_spread, ratio, table, write
 
 
 def rows() -> list[Row]:
@@ -61,3 +63,34 @@ def test_the_same_table_in_the_terminal_and_in_markdown(tmp_path: Path):
         assert cell in terminal and cell in markdown
     data = (tmp_path / "bench.png").read_bytes()
     assert data.startswith(b"\x89PNG") and len(data) > 10_000
+
+
+def test_each_ratio_is_set_against_the_run_before(tmp_path: Path):
+    measured = rows()
+    ratio(measured)
+    now = report(measured)
+    before = json.loads(json.dumps(now))
+    before["date"] = "2026-12-02 09:50 UTC"
+    before["rows"][1]["ratios"] = [0.6, 0.7, 0.75]  # median 0.70: now 0.80 is +14%
+    assert changes(now, before) == pytest.approx(
+        {"step 2 through Nginx, tracing off": 0.8 / 0.7 - 1}
+    )
+    assert (
+        agreement(now, before)
+        == "Against the run before (2026-12-02 09:50 UTC): all 1 ratios within 15%."
+    )
+    before["rows"][1]["ratios"] = [0.6]  # now +33%
+    assert "1 of 1 ratios moved more than 15%: step 2 through Nginx, tracing off +33%" in agreement(
+        now, before
+    )
+    shown = table(now, before)
+    assert shown.columns[3] == "ratio vs the run before"
+    assert shown.rows[1][3] == "+33%" and shown.rows[0][3] == ""
+    # A run that measured otherwise (QUICK=1) is no comparison.
+    before["plan"] = {"rounds": 1}
+    assert changes(now, before) == {} and agreement(now, before) == ""
+    # write() keeps the comparison in bench.md.
+    (tmp_path / "bench-previous.json").write_text(json.dumps({**before, "plan": now.get("plan")}))
+    with (tmp_path / "terminal.txt").open("w") as terminal:
+        write(now, tmp_path, Console(file=terminal, width=200))
+    assert "ratios moved more than 15%" in (tmp_path / "bench.md").read_text()

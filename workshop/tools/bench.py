@@ -1,5 +1,6 @@
 """`make bench` (python -m workshop bench): what each hop of step 2 costs, against a naive stack
-measured in the same run, in interleaved rounds (`make bench QUICK=1`: one short round).
+measured in the same run, in interleaved rounds (`make bench QUICK=1`: one short round;
+`make bench VARIANTS=1` adds step 2's workers with one setting changed at a time).
 
 - The naive stack: a Flask view calling delay() (a few lines the bench writes) under the same
   Gunicorn and Nginx configuration, and plain workers.
@@ -9,7 +10,8 @@ A round measures every row once, in turn, so that a slow moment of the machine f
 rows alike; the first round is a warm-up, dropped. A row is the median of its rounds with their
 spread (min to max); its ratio to its floor is taken within each round, then the median. The
 naive row measured twice in a round is the machine's own noise. HTTP rows run with no worker
-consuming. Written: build/bench/bench.md, bench.json and bench.png.
+consuming. Written: build/bench/bench.md, bench.json and bench.png; the run before is kept as
+bench-previous.json, and every ratio is put next to its figure of that run.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ def submit():
     return {"task_id": process_data.delay(request.get_json(), 0).id}, 202
 '''
 UNSTABLE = 0.25  # a spread (max - min) over this share of the median marks a row unstable
+AGREE = 0.15  # two runs agree on a ratio when they differ by at most this share of it
 # The process groups whose CPU is counted, by what their command line says.
 SERVERS = {"beam.smp": "RabbitMQ", "redis-server": "Redis", "postgres": "PostgreSQL"}
 CPU_COLUMNS = ["nginx", "gunicorn", "workers", "RabbitMQ", "Redis", "PostgreSQL", "wrk", "bench"]
@@ -133,8 +136,30 @@ class Table:
         return "\n".join(lines)
 
 
-def table(report: dict) -> Table:
+def median_ratios(report: dict) -> dict[str, float]:
+    """Each row's median ratio to its floor, by path."""
+    return {
+        row["path"]: statistics.median(row["ratios"]) for row in report["rows"] if row["ratios"]
+    }
+
+
+def changes(report: dict, previous: dict | None) -> dict[str, float]:
+    """How much each median ratio moved since the previous run: +0.04 is 4% higher now."""
+    if not previous or previous.get("plan") != report.get("plan"):
+        return {}  # no run before, or one that measured otherwise (QUICK=1, VARIANTS=1)
+    before = median_ratios(previous)
+    return {
+        path: now / before[path] - 1
+        for path, now in median_ratios(report).items()
+        if before.get(path)
+    }
+
+
+def table(report: dict, previous: dict | None = None) -> Table:
     columns = ["path", "rate, median (min–max)", "vs its floor", "p50 / p99 ms", "CPU ms per item"]
+    moved = changes(report, previous)
+    if moved:
+        columns.insert(3, "ratio vs the run before")
     rows = []
     for row in report["rows"]:
         row = Row(**row)
@@ -148,8 +173,28 @@ def table(report: dict) -> Table:
             if name in row.cpu_ms
         )
         rate = f"{median_and_spread(row.rates)} {row.unit}" + (" unstable" if row.unstable else "")
-        rows.append([row.path, rate, f"{ratio} {row.floor or ''}".strip(), latency, cpu])
+        cells = [row.path, rate, f"{ratio} {row.floor or ''}".strip(), latency, cpu]
+        if moved:
+            change = moved.get(row.path)
+            cells.insert(3, "" if change is None else f"{change:+.0%}")
+        rows.append(cells)
     return Table(f"make bench, {report['date']}", columns, rows)
+
+
+def agreement(report: dict, previous: dict | None) -> str:
+    """One sentence: do this run's ratios agree with the run before's?"""
+    moved = changes(report, previous)
+    if not moved:
+        return ""
+    far = [path for path, change in moved.items() if abs(change) > AGREE]
+    said = f"Against the run before ({previous['date']}): "
+    if not far:
+        return said + f"all {len(moved)} ratios within {AGREE:.0%}."
+    return (
+        said
+        + f"{len(far)} of {len(moved)} ratios moved more than {AGREE:.0%}: "
+        + "; ".join(f"{path} {moved[path]:+.0%}" for path in far)
+    )
 
 
 def ratio(rows: list[Row]) -> None:
@@ -489,10 +534,25 @@ def machine() -> str:
     )
 
 
-def bench(console: Console, quick: bool = False, out: Path | None = None) -> int:
+@dataclass(frozen=True)
+class Plan:
+    """How much a run measures: rounds after the warm-up, seconds per HTTP row, tasks per task
+    row, and whether the worker variants follow."""
+
+    rounds: int = 5
+    seconds: float = 2.0
+    tasks: int = 300
+    warm_up: bool = True
+    variants: bool = False
+
+
+QUICK = Plan(rounds=1, seconds=1.0, tasks=200)
+
+
+def bench(console: Console, plan: Plan = Plan(), out: Path | None = None) -> int:
     out = out or ROOT / "build" / "bench"
     out.mkdir(parents=True, exist_ok=True)
-    rounds, seconds, tasks = (1, 1.0, 200) if quick else (3, 3.0, 500)
+    rounds, seconds, tasks = plan.rounds, plan.seconds, plan.tasks
     started, clock = datetime.now(UTC), time.monotonic()
 
     def say(text: str) -> None:
@@ -505,14 +565,15 @@ def bench(console: Console, quick: bool = False, out: Path | None = None) -> int
         cleanup.callback(bench.stop)
         say("starting the naive stack, and step 2 twice (tracing off, tracing on)")
         bench.start()
-        say("warm-up round (not counted)")
-        one_round(bench, new_rows(), 1.0, 100)
+        if plan.warm_up:
+            say("warm-up round (not counted)")
+            one_round(bench, new_rows(), 1.0, 100)
         for number in range(1, rounds + 1):
             say(f"round {number} of {rounds}: every HTTP and task row, in turn")
             one_round(bench, rows, seconds, tasks)
         measured = list(rows.values())
         ratio(measured)
-        if not quick:
+        if plan.variants:
             say("step 2's workers with one setting changed, each against the base, in turn")
             worker_variants(bench, measured, tasks, 2)
     report = {
@@ -521,22 +582,29 @@ def bench(console: Console, quick: bool = False, out: Path | None = None) -> int
         "rounds": rounds,
         "seconds": seconds,
         "tasks": tasks,
+        "plan": asdict(plan),
         "minutes": round((time.monotonic() - clock) / 60, 1),
         "rows": [asdict(row) for row in measured],
     }
+    previous = out / "bench.json"
+    if previous.exists():
+        previous.replace(out / "bench-previous.json")
     write(report, out, console)
     return 0
 
 
 def write(report: dict, out: Path, console: Console) -> None:
-    """The table in the terminal and in bench.md, the figures in bench.json, the plot."""
-    shown = table(report)
+    """The table in the terminal and in bench.md, the figures in bench.json, the plot; each ratio
+    next to the run before's (bench-previous.json), when there is one."""
+    before = out / "bench-previous.json"
+    previous = json.loads(before.read_text()) if before.exists() else None
+    shown = table(report, previous)
     note = (
         f"{report['machine']}. {report['rounds']} rounds after a warm-up, {report['minutes']} "
         f"min. HTTP rows: wrk, 20 connections, {report['seconds']:g} s each, no worker "
         f"consuming; task rows: {report['tasks']} tasks. Unstable: a spread over "
-        f"{UNSTABLE:.0%} of the median."
-    )
+        f"{UNSTABLE:.0%} of the median. {agreement(report, previous)}"
+    ).strip()
     (out / "bench.json").write_text(json.dumps(report, indent=2))
     (out / "bench.md").write_text(f"# {shown.title}\n\n{note}\n\n{shown.markdown()}\n")
     plot(report, out / "bench.png")
