@@ -92,7 +92,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return doctor(console)
     if args.command == "bench":
-        from workshop.tools.bench import bench
+        from dataclasses import replace
+
+        from workshop.tools.bench import QUICK, Plan, bench
 
         return bench(console, replace(QUICK if args.quick else Plan(), variants=args.variants))
     if args.command == "notebooks-html":
