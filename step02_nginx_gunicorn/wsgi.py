@@ -19,6 +19,7 @@ celery_app.conf.result_backend_thread_safe = True
 results.web_session_options(celery_app)
 results.pool_connections(celery_app.backend)
 results.follow_nothing(celery_app.backend)
+results.write_new_records_once(celery_app.backend)
 
 if tracing.enabled():
     # Spans for each request, each publish and each result write; the trace continues the one
