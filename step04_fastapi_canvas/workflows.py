@@ -2,7 +2,8 @@
 
 Every workflow is frozen first (its task ids are known before anything is published), each id
 is recorded as PENDING in the result backend, and its graph (nodes and edges) is kept there too,
-under `canvas-<workflow id>`, for the canvas page. Then it is published. A recorded id that is
+under `canvas-<workflow id>`, for the canvas page, and put at the top of the list of recent
+workflows (`canvas-recent-<queue>`, the last 20). Then it is published. A recorded id that is
 PENDING is queued; an id with no record was never submitted (Celery calls both PENDING), and
 `AsyncResult.exists()` tells them apart.
 """
@@ -10,10 +11,13 @@ PENDING is queued; an id with no record was never submitted (Celery calls both P
 from __future__ import annotations
 
 import datetime
+import threading
+import time
 import uuid
 from dataclasses import asdict, dataclass, field
 
 from celery import chain, chord, group, states
+from celery.backends.redis import RedisBackend
 from celery.result import AsyncResult, GroupResult
 
 from step04_fastapi_canvas.celery_app import celery_app
@@ -27,6 +31,8 @@ from step04_fastapi_canvas.tasks.arithmetic import (
 
 KINDS = ("solo", "chain", "group", "chord")
 FINISHED = {states.SUCCESS, states.FAILURE, states.REVOKED}
+RECENT = 20  # the canvas page lists this many workflows, the newest first
+LISTING = "LISTING"  # the state of the recent list's record, where it is not in Redis
 
 
 @dataclass
@@ -99,6 +105,7 @@ def submit(kind: str, a: int, b: int, fail: bool = False, task: str = "add") -> 
     for each in workflow.nodes:
         backend.store_result(each.id, None, states.PENDING)
     backend.store_result(graph_key(workflow.id), workflow.as_json(), states.SUCCESS)
+    remember(workflow.id)  # whoever started it (curl, a notebook, the page), the page lists it
     for each in workflow.nodes:  # what runs after each node, for a revoke (routers/tasks.py)
         later = [target for source, target in workflow.edges if source == each.id]
         if later:
@@ -125,6 +132,74 @@ def known(task_id: str) -> bool:
     except ValueError:
         return False
     return AsyncResult(task_id, app=celery_app).exists()
+
+
+def parse_id(workflow_id: str) -> str | None:
+    """The workflow id in its usual form (this app gives each a UUID), or None: not an id."""
+    try:
+        return str(uuid.UUID(workflow_id))
+    except ValueError:
+        return None
+
+
+def recent_key() -> str:
+    # One list per app (its queue's name): two copies of step 4 on one Redis keep their own.
+    return f"canvas-recent-{celery_app.conf.task_default_queue}"
+
+
+_listing = threading.Lock()
+
+
+def remember(workflow_id: str) -> None:
+    """Put the workflow at the top of the recent list, which keeps the last RECENT and expires
+    with the results (result_expires)."""
+    backend, now = celery_app.backend, time.time()
+    if isinstance(backend, RedisBackend):
+        # A sorted set, by time, changed in one transaction (MULTI/EXEC): two workflows
+        # submitted at the same moment are both listed, and the list never grows past RECENT.
+        with backend.client.pipeline() as redis:
+            redis.zadd(recent_key(), {workflow_id: now})
+            redis.zremrangebyrank(recent_key(), 0, -RECENT - 1)
+            if backend.expires:  # None: results are kept for ever, and so is the list
+                redis.expire(recent_key(), backend.expires)
+            redis.execute()
+        return
+    # Elsewhere (SQLite, in the embedded default) one record, read then written again: the lock
+    # keeps the requests of this one web process from writing over each other. Its state is
+    # one of its own: a backend ignores every write to a record after its SUCCESS.
+    with _listing:
+        listed = [entry for entry in recorded() if entry[0] != workflow_id]
+        backend.store_result(recent_key(), [[workflow_id, now], *listed][:RECENT], LISTING)
+
+
+def recorded() -> list[tuple[str, float]]:
+    """The recent list as stored: (workflow id, when it was submitted), the newest first."""
+    backend = celery_app.backend
+    if isinstance(backend, RedisBackend):
+        found = backend.client.zrevrange(recent_key(), 0, RECENT - 1, withscores=True)
+        return [(workflow_id.decode(), when) for workflow_id, when in found]
+    meta = backend.get_task_meta(recent_key())
+    return [tuple(entry) for entry in meta["result"]] if meta["status"] == LISTING else []
+
+
+def recent() -> list[dict]:
+    """The recent workflows, the newest first, each with its kind and tasks. One whose graph is
+    gone (expired, or never published: the broker was down) is left out."""
+    found = []
+    for workflow_id, when in recorded():
+        meta = celery_app.backend.get_task_meta(graph_key(workflow_id))
+        if meta["status"] != states.SUCCESS:
+            continue
+        graph = meta["result"]
+        found.append(
+            {
+                "workflow_id": workflow_id,
+                "kind": graph["kind"],
+                "submitted_at": when,
+                "tasks": [each["label"] for each in graph["nodes"]],
+            }
+        )
+    return found
 
 
 def load(workflow_id: str) -> dict | None:

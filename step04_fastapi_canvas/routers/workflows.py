@@ -1,6 +1,7 @@
 """Workflows with the numbers in a validated body, and their live state for the canvas page.
 
 POST /workflows/{solo|chain|group|chord}   {"a": 3, "b": 4, "fail": false}
+GET  /workflows                             the last 20 submitted, however (curl, the page...)
 GET  /workflows/{id}                        the graph, each node's state
 GET  /workflows/{id}/events                 the same, pushed as Server-Sent Events
 """
@@ -12,7 +13,7 @@ import json
 import time
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, HTTPException, Path, Request, Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 from pydantic_core import PydanticCustomError
 from redis.exceptions import RedisError
@@ -66,6 +67,27 @@ class Submitted(BaseModel):
     events_url: str
 
 
+class Recent(BaseModel):
+    workflow_id: str = Field(description="Show it: /canvas?workflow=<this id>.")
+    kind: str
+    submitted_at: float = Field(description="When, in seconds since 1970-01-01 UTC.")
+    tasks: list[str] = Field(description="Each task's label, as the graph has them.")
+
+
+class RecentList(BaseModel):
+    workflows: list[Recent] = Field(description="The newest first.")
+    keeps: int = Field(description="How many the list keeps at most.")
+
+
+# A workflow id is a UUID; anything else gets a 400 (and a UUID never submitted here, a 404).
+WorkflowId = Annotated[
+    str,
+    Path(
+        description="A workflow's id, as POST /workflows/{kind} gave it.",
+        json_schema_extra={"format": "uuid"},
+    ),
+]
+
 DESCRIPTIONS = {
     "solo": "One task: add (or multiply, with `task`).",
     "chain": "add(a, b), then sum_multiply(sum, a, b): each link gets the previous result.",
@@ -107,22 +129,47 @@ for _kind in workflows.KINDS:
     route(_kind)
 
 
+@router.get("", response_model=RecentList, responses=errors(503), summary="Recent workflows")
+def recent() -> dict:
+    """The last workflows submitted to this app, from any client: the canvas page's list."""
+    return {"workflows": workflows.recent(), "keeps": workflows.RECENT}
+
+
 def snapshot(workflow_id: str) -> dict:
-    workflow = workflows.load(workflow_id)
+    parsed = workflows.parse_id(workflow_id)
+    if parsed is None:
+        raise HTTPException(
+            400,
+            f"{workflow_id[:64]!r} is not a workflow id: one looks like "
+            "69a3ab45-1b2c-4d5e-8f90-0123456789ab (POST /workflows/{kind} answers it).",
+        )
+    workflow = workflows.load(parsed)
     if workflow is None:
-        raise HTTPException(404, f"No workflow with the id {workflow_id[:64]!r}.")
+        raise HTTPException(
+            404,
+            f"No workflow with the id {parsed!r}: never submitted to this app, "
+            "or expired with its results (result_expires).",
+        )
     states = workflows.node_states(workflow)
     finished = all(node["state"] in workflows.FINISHED | {"NOT RUN"} for node in states.values())
     return {**workflow, "states": states, "finished": finished}
 
 
-@router.get("/{workflow_id}", responses=errors(404, 503))
-def show(workflow_id: str) -> dict:
+@router.get("/{workflow_id}", responses=errors(400, 404, 503))
+def show(workflow_id: WorkflowId) -> dict:
+    if workflow_id in workflows.KINDS:  # GET on POST /workflows/chord's path: the wrong method
+        raise HTTPException(
+            405,
+            f"POST /workflows/{workflow_id} submits one; GET /workflows/<its id> shows it.",
+            headers={"Allow": "POST"},
+        )
     return snapshot(workflow_id)
 
 
-@router.get("/{workflow_id}/events", response_class=EventSourceResponse, responses=errors(404, 503))
-async def events(workflow_id: str, request: Request) -> EventSourceResponse:
+@router.get(
+    "/{workflow_id}/events", response_class=EventSourceResponse, responses=errors(400, 404, 503)
+)
+async def events(workflow_id: WorkflowId, request: Request) -> EventSourceResponse:
     # Redis is read in a thread: the event loop serves other requests meanwhile.
     first = await asyncio.to_thread(snapshot, workflow_id)  # a 404 before the stream starts
 

@@ -27,5 +27,8 @@ def test_the_workflows_on_the_embedded_default(tmp_path_factory):
         }
         group = client.post("/workflows/group", json={"a": 3, "b": 4}).json()
         assert wait_for(client, group["result_url"], 60).json()["results"] == [7, 12]
+        # The canvas page's list of recent workflows: one record in SQLite instead of Redis.
+        listed = [each["workflow_id"] for each in client.get("/workflows").json()["workflows"]]
+        assert listed == [group["workflow_id"], chord["workflow_id"]]
         assert client.get(f"/result/{uuid.uuid4()}").status_code == 404
         assert client.get(f"/result/group/{uuid.uuid4()}").status_code == 404

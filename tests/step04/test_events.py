@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 
@@ -39,4 +40,5 @@ def test_a_chord_streams_its_states_until_every_node_is_done(client):
 
 
 def test_an_unknown_workflow_has_no_stream(client):
-    assert client.get("/workflows/nothing-like-it/events").status_code == 404
+    assert client.get(f"/workflows/{uuid.uuid4()}/events").status_code == 404
+    assert client.get("/workflows/nothing-like-it/events").status_code == 400  # not an id

@@ -4,6 +4,7 @@ unknown ids, cancelling, progress, routing, and a group saved and restored."""
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 
 import pytest
@@ -236,3 +237,56 @@ def test_a_body_nested_thousands_deep_gets_a_json_400(client):
         "/workflows/solo", content=deep, headers={"Content-Type": "application/json"}
     )
     assert answer.status_code == 400 and answer.json()["detail"]
+
+
+def test_the_recent_list_has_every_workflow_submitted_here_the_newest_first(client):
+    # As the lesson's curl submits them: plain POSTs, not the canvas page's form.
+    solo = submit(client, "solo", task="multiply")
+    chord = submit(client, "chord")
+    answer = client.get("/workflows")
+    assert answer.status_code == 200 and answer.json()["keeps"] == workflows.RECENT == 20
+    listed = answer.json()["workflows"]
+    assert len(listed) <= 20
+    ids = [each["workflow_id"] for each in listed]
+    assert ids.index(chord["workflow_id"]) < ids.index(solo["workflow_id"])
+    assert listed[ids.index(chord["workflow_id"])]["tasks"] == [
+        "add(3, 4)",
+        "multiply(3, 4)",
+        "combine(results)",
+    ]
+    first = listed[ids.index(solo["workflow_id"])]
+    assert first["kind"] == "solo" and first["tasks"] == ["multiply(3, 4)"]
+    assert abs(first["submitted_at"] - time.time()) < 60
+    # Any spelling of a UUID finds it; the answer gives it as it was given out.
+    shown = client.get(f"/workflows/{chord['workflow_id'].upper()}")
+    assert shown.status_code == 200 and shown.json()["id"] == chord["workflow_id"]
+
+
+def test_the_recent_list_keeps_the_last_20_and_expires_with_the_results(monkeypatch):
+    # Against Redis itself, under a key of the test's own: no task is published.
+    key = f"canvas-recent-test-{uuid.uuid4()}"
+    monkeypatch.setattr(workflows, "recent_key", lambda: key)
+    redis = celery_app.backend.client
+    try:
+        ids = [str(uuid.uuid4()) for _ in range(25)]
+        for each in ids:
+            workflows.remember(each)
+        assert [each for each, _ in workflows.recorded()] == ids[::-1][:20]
+        assert 0 < redis.ttl(key) <= celery_app.conf.result_expires
+        assert workflows.recent() == []  # their graphs were never stored: nothing to show
+    finally:
+        redis.delete(key)
+
+
+@pytest.mark.parametrize("path", ["/workflows/not-an-id", "/workflows/12345/events"])
+def test_a_malformed_workflow_id_is_a_json_400_that_says_what_an_id_looks_like(client, path):
+    answer = client.get(path)
+    assert answer.status_code == 400
+    assert answer.headers["content-type"] == "application/json"
+    assert "is not a workflow id: one looks like" in answer.json()["detail"]
+
+
+def test_get_on_a_submit_path_is_405_not_a_bad_id(client):
+    answer = client.get("/workflows/chord")
+    assert answer.status_code == 405 and answer.headers["allow"] == "POST"
+    assert "POST /workflows/chord submits one" in answer.json()["detail"]
