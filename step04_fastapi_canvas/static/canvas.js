@@ -1,13 +1,17 @@
-// The canvas page: submit a workflow, draw it as a graph, follow its states with Server-Sent
-// Events (or polling, where EventSource is missing or fails). No library, nothing remote.
+// The canvas page: draw a workflow as a graph, follow its states with Server-Sent Events (or
+// polling, where EventSource is missing or fails). Any workflow, wherever it was started (the
+// form, curl, a notebook): /canvas?workflow=<id> shows one, and the list beside the graph has the
+// recent ones. No library, nothing remote.
 "use strict";
 
-const W = 210, H = 74, GAP_X = 90, GAP_Y = 24, SVG = "http://www.w3.org/2000/svg";
+const SVG = "http://www.w3.org/2000/svg";
+const H = 74, GAP_Y = 24, MARGIN = 20, MIN_W = 180, MAX_W = 300, MIN_GAP = 40;
 const FINAL = new Set(["SUCCESS", "FAILURE", "REVOKED", "NOT RUN"]);
 const graph = document.getElementById("graph");
 const statusLine = document.getElementById("status");
 const rows = document.querySelector("#tasks tbody");
-let stream = null, poller = null, current = null;
+const recentList = document.getElementById("recent");
+let stream = null, poller = null, current = null, shown = null, asked = 0;
 
 function el(name, attributes = {}, text = "") {
   const node = document.createElementNS(SVG, name);
@@ -16,55 +20,96 @@ function el(name, attributes = {}, text = "") {
   return node;
 }
 
+function say(text, problem = false) {
+  statusLine.textContent = text;
+  statusLine.className = problem ? "error" : "";
+}
+
 // Columns by depth: a node comes after every node that has an edge to it.
-function layout(nodes, edges) {
+function columnsOf(nodes, edges) {
   const depth = Object.fromEntries(nodes.map((n) => [n.id, 0]));
   for (let pass = 0; pass < nodes.length; pass++)
     for (const [from, to] of edges) depth[to] = Math.max(depth[to], depth[from] + 1);
-  const columns = {};
-  for (const n of nodes) (columns[depth[n.id]] ||= []).push(n);
-  const tallest = Math.max(...Object.values(columns).map((c) => c.length));
-  const place = {};
-  for (const [column, members] of Object.entries(columns)) {
-    const top = ((tallest - members.length) * (H + GAP_Y)) / 2 + 20;
-    members.forEach((n, row) => {
-      place[n.id] = { x: 20 + column * (W + GAP_X), y: top + row * (H + GAP_Y) };
+  const columns = [];
+  for (const n of nodes) (columns[depth[n.id]] ||= []).push(n.id);
+  return columns;
+}
+
+// Spread the columns over the width the graph has; the boxes grow up to MAX_W. Where the window
+// is narrower than the boxes need, the drawing is scaled down to fit (its viewBox) instead.
+function place() {
+  if (!shown) return;
+  const { columns, edges } = shown;
+  const available = graph.getBoundingClientRect().width || 1;
+  const needed = columns.length * (MIN_W + MIN_GAP) - MIN_GAP + 2 * MARGIN;
+  const width = Math.max(available, needed);
+  const slot = (width - 2 * MARGIN) / columns.length;
+  const w = Math.min(MAX_W, columns.length > 1 ? slot - MIN_GAP : slot);
+  const tallest = Math.max(...columns.map((c) => c.length));
+  const height = tallest * (H + GAP_Y) - GAP_Y + 2 * MARGIN;
+  const at = {};
+  columns.forEach((members, column) => {
+    const top = MARGIN + ((tallest - members.length) * (H + GAP_Y)) / 2;
+    members.forEach((id, row) => {
+      at[id] = { x: MARGIN + column * slot + (slot - w) / 2, y: top + row * (H + GAP_Y) };
+      const group = document.getElementById(`node-${id}`);
+      group.setAttribute("transform", `translate(${at[id].x} ${at[id].y})`);
+      group.querySelector("rect").setAttribute("width", w);
     });
-  }
-  return { place, height: tallest * (H + GAP_Y) + 40 };
+  });
+  edges.forEach(([from, to], index) => {
+    const a = at[from], b = at[to], bend = (b.x - a.x - w) / 2;
+    document.getElementById(`edge-${index}`).setAttribute("d",
+      `M ${a.x + w} ${a.y + H / 2} C ${a.x + w + bend} ${a.y + H / 2}, ` +
+      `${b.x - bend} ${b.y + H / 2}, ${b.x} ${b.y + H / 2}`);
+  });
+  graph.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  graph.setAttribute("height", Math.round((height * available) / width));
+}
+
+function clear() {
+  graph.replaceChildren();
+  graph.setAttribute("height", 0);
+  graph.removeAttribute("viewBox");
+  graph.setAttribute("data-finished", "no");
+  rows.replaceChildren();
+  shown = null;
 }
 
 function draw(workflow) {
-  graph.replaceChildren();
-  graph.setAttribute("data-finished", "no");
+  clear();
   const defs = el("defs");
   const marker = el("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 10, refY: 5,
     markerWidth: 8, markerHeight: 8, orient: "auto-start-reverse" });
   marker.append(el("path", { d: "M 0 0 L 10 5 L 0 10 z", fill: "#778" }));
   defs.append(marker);
   graph.append(defs);
-  const { place, height } = layout(workflow.nodes, workflow.edges);
-  graph.setAttribute("height", height);
-  for (const [from, to] of workflow.edges) {
-    const a = place[from], b = place[to];
-    graph.append(el("path", { class: "edge",
-      d: `M ${a.x + W} ${a.y + H / 2} C ${a.x + W + 45} ${a.y + H / 2}, ${b.x - 45} ${b.y + H / 2}, ${b.x} ${b.y + H / 2}` }));
-  }
-  rows.replaceChildren();
+  graph.setAttribute("data-workflow", workflow.id);
+  workflow.edges.forEach((_, index) => graph.append(el("path", { class: "edge", id: `edge-${index}` })));
   for (const n of workflow.nodes) {
-    const { x, y } = place[n.id];
-    const group = el("g", { class: "node", id: `node-${n.id}`, "data-state": "PENDING",
-      transform: `translate(${x} ${y})` });
-    group.append(el("rect", { width: W, height: H }), el("text", { x: 12, y: 22 }, n.label),
+    const group = el("g", { class: "node", id: `node-${n.id}`, "data-state": "PENDING" });
+    group.append(el("rect", { height: H }), el("text", { x: 12, y: 22 }, n.label),
       el("text", { x: 12, y: 44, class: "state" }, "PENDING"), el("text", { x: 12, y: 63, class: "time" }, ""));
     graph.append(group);
     const row = document.createElement("tr");
     row.id = `row-${n.id}`;
-    row.innerHTML = `<td title="${n.id}">${n.label}</td><td class="state">PENDING</td><td class="time"></td>` +
-      `<td class="value"></td><td><button type="button">cancel</button></td>`;
-    row.querySelector("button").onclick = () => cancel(n.id);
+    for (const name of ["label", "state", "time", "value", "cancel"]) {
+      const cell = document.createElement("td");
+      cell.className = name;
+      row.append(cell);
+    }
+    row.cells[0].textContent = n.label;
+    row.cells[0].title = n.id;
+    row.cells[1].textContent = "PENDING";
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = "cancel";
+    button.onclick = () => cancel(n.id);
+    row.cells[4].append(button);
     rows.append(row);
   }
+  shown = { columns: columnsOf(workflow.nodes, workflow.edges), edges: workflow.edges };
+  place();
 }
 
 function seconds(info, now) {
@@ -91,8 +136,8 @@ function update(snapshot) {
     value.className = info.error ? "value error" : "value";
     row.querySelector("button").disabled = FINAL.has(info.state);
   }
-  statusLine.textContent = snapshot.finished
-    ? `Workflow ${snapshot.id} finished.` : `Workflow ${snapshot.id} is running…`;
+  say(snapshot.finished ? `Workflow ${snapshot.id} (${snapshot.kind}) finished.`
+    : `Workflow ${snapshot.id} (${snapshot.kind}) is running…`);
   graph.setAttribute("data-finished", snapshot.finished ? "yes" : "no");
 }
 
@@ -107,7 +152,7 @@ function poll(id) {  // the fallback: ask every half second, for ten minutes at 
   poller = setInterval(async () => {
     if (Date.now() > until) {
       stop();
-      statusLine.textContent = `Stopped following workflow ${id}: reload to look again.`;
+      say(`Stopped following workflow ${id}: reload to look again.`);
       return;
     }
     try {
@@ -122,36 +167,139 @@ function poll(id) {  // the fallback: ask every half second, for ten minutes at 
   }, 500);
 }
 
-function follow(submitted) {
-  current = submitted.workflow_id;
-  if (!window.EventSource) return poll(submitted.workflow_id);
-  stream = new EventSource(submitted.events_url);
+function follow(id) {
+  if (!window.EventSource) return poll(id);
+  stream = new EventSource(`/workflows/${id}/events`);
   stream.addEventListener("state", (event) => update(JSON.parse(event.data)));
   stream.addEventListener("finished", stop);
-  const fallBack = () => { stop(); poll(submitted.workflow_id); };
+  const fallBack = () => { stop(); poll(id); };
   // The stream ended early (its time limit, Redis away) or broke: poll instead.
   for (const name of ["timeout", "unavailable", "error"]) stream.addEventListener(name, fallBack);
 }
 
+function problem(id, text) {
+  clear();
+  current = null;
+  const what = text.includes(id) ? text : `"${id}": ${text}`;
+  say(`Cannot show this workflow. ${what} Submit one, or pick one of the recent ones.`, true);
+  markCurrent();
+}
+
+// Show a workflow by its id, wherever it was started: read its graph and states once, then follow.
+async function show(id) {
+  stop();
+  const ticket = ++asked;  // only the last one asked for is drawn
+  if (!id) return problem(id, "No id after ?workflow=.");
+  say(`Looking for workflow ${id}…`);
+  let answer, body;
+  try {
+    answer = await fetch(`/workflows/${encodeURIComponent(id)}`);
+    body = await answer.json();
+  } catch {
+    if (ticket === asked) problem(id, "The server did not answer with JSON.");
+    return;
+  }
+  if (ticket !== asked) return;
+  if (!answer.ok) return problem(id, `${answer.status}: ${body.detail ?? answer.statusText}.`);
+  current = body.id;
+  draw(body);
+  update(body);
+  markCurrent();
+  if (!body.finished) follow(body.id);
+}
+
+// The URL says which workflow is shown: it can be reloaded, shared, and Back goes to the last one.
+function go(id) {
+  const url = new URL(location.href);
+  url.searchParams.set("workflow", id);
+  history.pushState({ workflow: id }, "", url);
+  return show(id);
+}
+
+function fromUrl() {
+  const id = new URLSearchParams(location.search).get("workflow");
+  if (id !== null) return show(id.trim());
+  stop();
+  current = null;
+  clear();
+  say("Submit a workflow, or pick one of the recent ones.");
+  markCurrent();
+}
+
+function markCurrent() {
+  for (const link of recentList.querySelectorAll("a"))
+    link.setAttribute("aria-current", link.dataset.id === current ? "true" : "false");
+}
+
+function entry(workflow) {
+  const link = document.createElement("a");
+  link.href = `/canvas?workflow=${encodeURIComponent(workflow.workflow_id)}`;
+  link.dataset.id = workflow.workflow_id;
+  link.title = workflow.workflow_id;
+  const kind = document.createElement("span"), when = document.createElement("span");
+  const tasks = document.createElement("span");
+  kind.className = "kind";
+  kind.textContent = workflow.kind;
+  when.className = "when";
+  when.textContent = new Date(workflow.submitted_at * 1000).toLocaleTimeString();
+  tasks.className = "tasks";
+  tasks.textContent = workflow.tasks.join(", ");
+  link.append(kind, when, tasks);
+  link.addEventListener("click", (event) => {
+    if (event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;  // a new tab
+    event.preventDefault();
+    go(workflow.workflow_id);
+  });
+  const item = document.createElement("li");
+  item.append(link);
+  return item;
+}
+
+// The recent list: on load, after a submit, and every 5 s while the page is in view, so a
+// workflow started with curl appears by itself.
+async function refreshRecent() {
+  try {
+    const answer = await fetch("/workflows");
+    if (!answer.ok) return;
+    const { workflows } = await answer.json();
+    if (workflows.length) recentList.replaceChildren(...workflows.map(entry));
+    else recentList.innerHTML = '<li class="hint">None yet: submit one.</li>';
+    markCurrent();
+  } catch {
+    // the server is away for a moment: the next refresh tries again
+  }
+}
+
 async function cancel(id) {
   const answer = await fetch(`/tasks/${id}`, { method: "DELETE" });
-  statusLine.textContent = (await answer.json()).detail ?? `Task ${id} is being revoked.`;
+  say((await answer.json()).detail ?? `Task ${id} is being revoked.`);
 }
 
 document.getElementById("workflow").addEventListener("submit", async (event) => {
   event.preventDefault();
   stop();
-  graph.setAttribute("data-finished", "no");
   const form = new FormData(event.target);
   const body = { a: Number(form.get("a")), b: Number(form.get("b")), fail: form.get("fail") === "on" };
   const answer = await fetch(`/workflows/${form.get("kind")}`, { method: "POST",
     headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
   const submitted = await answer.json();
   if (!answer.ok) {
-    statusLine.textContent = `Refused (${answer.status}): ${JSON.stringify(submitted.detail)}`;
+    say(`Refused (${answer.status}): ${JSON.stringify(submitted.detail)}`, true);
     return;
   }
-  draw(submitted);
-  statusLine.textContent = `Workflow ${submitted.workflow_id} submitted.`;
-  follow(submitted);
+  asked++;  // an earlier show() still waiting for its answer must not draw over this one
+  current = submitted.workflow_id;
+  draw({ ...submitted, id: submitted.workflow_id });
+  say(`Workflow ${submitted.workflow_id} submitted.`);
+  const url = new URL(location.href);
+  url.searchParams.set("workflow", submitted.workflow_id);
+  history.pushState({ workflow: submitted.workflow_id }, "", url);
+  follow(submitted.workflow_id);
+  refreshRecent();
 });
+
+window.addEventListener("popstate", fromUrl);
+new ResizeObserver(place).observe(graph);
+setInterval(() => { if (!document.hidden) refreshRecent(); }, 5000);
+fromUrl();
+refreshRecent();
