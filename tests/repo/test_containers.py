@@ -45,7 +45,7 @@ def test_no_obsolete_version_key_and_no_guest_account():
 
 
 # Jobs that run once and exit (the others wait for them to complete successfully).
-ONE_OFF = {"step03-broker-setup", "step03-migrate"}
+ONE_OFF = {"step02-history", "step03-broker-setup", "step03-migrate"}
 
 
 def test_every_service_has_a_healthcheck_and_a_restart_policy():
