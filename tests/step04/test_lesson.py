@@ -60,6 +60,12 @@ def test_the_404_the_readme_prints_is_the_apps(app):
     assert real.status_code == 404 and real.json() == answer
 
 
+def test_the_400_for_a_malformed_workflow_id_the_readme_prints_is_the_apps(app):
+    method, path, body, answer = printed("localhost:8001/workflows/not-an-id")
+    real = app.request(method, path, json=body)
+    assert real.status_code == 400 and real.json() == answer
+
+
 def test_the_largest_task_delay_scale_ends_add_5_s_before_its_soft_limit():
     from step04_fastapi_canvas import celeryconfig
     from step04_fastapi_canvas.settings import Settings
