@@ -1,19 +1,31 @@
 # One image for every step of the workshop: its code and its pinned dependencies.
-FROM python:3.11-slim-bookworm
+# The base is an argument: CI, which reaches no image registry, builds on a local stand-in
+# (workshop/containers/, `make test-docker`); everyone else gets the official image.
+ARG BASE_IMAGE=python:3.11-slim-bookworm
+FROM ${BASE_IMAGE}
 
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    WORKSHOP_RUN_DIR=/tmp/workshop-run
+    WORKSHOP_RUN_DIR=/tmp/workshop-run \
+    VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH
 
 WORKDIR /workshop
 
-# Dependencies first: this layer is rebuilt only when the pins change.
-COPY constraints.txt ./
-RUN pip install --requirement constraints.txt
+# A virtualenv, the same on any base: Debian's own Python refuses a system-wide pip install
+# (PEP 668), and `python`, `celery`, `gunicorn`... are the venv's on every base.
+RUN python3 -m venv /opt/venv
 
-COPY pyproject.toml README.md ./
+# Dependencies first: this layer is rebuilt only when they change. What the steps need (the
+# dependencies in pyproject.toml, at constraints.txt's versions), not the tests' tools.
+COPY constraints.txt pyproject.toml ./
+RUN python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies'], sep='\n')" \
+        > requirements.txt \
+    && pip install --constraint constraints.txt --requirement requirements.txt
+
+COPY README.md ./
 COPY workshop ./workshop
 COPY step01_flask_celery ./step01_flask_celery
 COPY step02_nginx_gunicorn ./step02_nginx_gunicorn
