@@ -24,12 +24,25 @@ NODE_STAMP := slides/node_modules/.installed
 SLIDES_OUT ?= build/slides
 PORT_ARG := $(if $(PORT),--port $(PORT))
 STEP_ARG := $(if $(STEP),--step $(STEP))
+# The container path: `docker compose` (the plugin) when it answers, else Debian's
+# docker-compose (1.29). `make step01-docker COMPOSE=docker-compose` chooses.
+COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo 'docker compose' || echo docker-compose)
+# What compose reads: .env, made from .env.example the first time, with a Django secret key of
+# its own (compose stops without one, whichever profile: it reads the whole file).
+DOT_ENV = test -f .env || cp .env.example .env; \
+	grep -q '^DJANGO_SECRET_KEY=.' .env || printf '\n\# Made by make for the containers.\nDJANGO_SECRET_KEY=%s\n' \
+		"$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" >> .env
+# Until every container of these services is healthy, two minutes at most (what
+# `docker compose up --wait` does; Debian's docker-compose has no --wait).
+HEALTHY = for _ in $$(seq 60); do ids=$$($(COMPOSE) ps -q $(1)); test -n "$$ids" && \
+	! docker inspect --format '{{.State.Health.Status}}' $$ids | grep -qvx healthy && exit 0; \
+	sleep 2; done; echo "$(1): not healthy after 2 minutes ($(COMPOSE) ps; $(COMPOSE) logs)"; exit 1
 
 .PHONY: help setup bench doctor env services exercises exercise verify hint solution watch \
 	exercises-reset step01 step01-broken step01-docker check-step01 \
 	step02 step02-docker check-step02 step03 step03-docker check-step03 step04 step04-docker \
-	check-step04 ps trace stress demo faults notebooks notebooks-html slides slides-pdf test test-quick lint \
-	clean
+	check-step04 ps trace stress demo faults notebooks notebooks-html slides slides-pdf test test-quick \
+	test-docker lint clean
 
 help: ## list the targets (this page)
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -54,8 +67,9 @@ env: setup ## the variables a step runs with, as export lines: make env STEP=ste
 
 services: ## start RabbitMQ, Redis and PostgreSQL (Docker), or say how to get them
 	@if docker info >/dev/null 2>&1; then \
-		test -f .env || cp .env.example .env; \
-		docker compose up --detach --wait rabbitmq redis postgres && \
+		$(DOT_ENV); \
+		$(COMPOSE) up --detach rabbitmq redis postgres && \
+		( $(call HEALTHY,rabbitmq redis postgres) ) && \
 		echo "Services are up. RabbitMQ in Docker uses the account from .env (never guest):" && \
 		echo "in .env, uncomment the CELERY_BROKER_URL and DATABASE_URL lines marked make services."; \
 	else \
@@ -81,8 +95,8 @@ step01-broken: setup ## step 1: watch the circular import fail (the ImportError 
 	@echo "step01_flask_celery/README.md, then: make step01"
 
 step01-docker: ## step 1 in containers (needs a Docker engine and a .env)
-	@test -f .env || cp .env.example .env
-	docker compose --profile step01 up --build
+	@$(DOT_ENV)
+	$(COMPOSE) --profile step01 up --build
 
 check-step01: setup ## verify the running step 1 hop by hop
 	@$(BIN)/python -m workshop check step01 $(PORT_ARG)
@@ -91,8 +105,8 @@ step02: setup ## step 2: Nginx :8888 -> Gunicorn -> Flask, 2 workers, Flower :55
 	@$(BIN)/python -m workshop run step02 $(PORT_ARG)
 
 step02-docker: ## step 2 in containers (needs a Docker engine and a .env)
-	@test -f .env || cp .env.example .env
-	docker compose --profile step02 up --build
+	@$(DOT_ENV)
+	$(COMPOSE) --profile step02 up --build
 
 check-step02: setup ## verify the running step 2 hop by hop
 	@$(BIN)/python -m workshop check step02 $(PORT_ARG)
@@ -101,8 +115,8 @@ step03: setup ## step 3: Django :8003 + a Celery worker + the demo blog :8004 (a
 	@$(BIN)/python -m workshop run step03 $(PORT_ARG)
 
 step03-docker: ## step 3 in containers (needs a Docker engine and a .env)
-	@test -f .env || cp .env.example .env
-	docker compose --profile step03 up --build
+	@$(DOT_ENV)
+	$(COMPOSE) --profile step03 up --build
 
 check-step03: setup ## verify the running step 3 hop by hop (it scrapes the demo blog)
 	@$(BIN)/python -m workshop check step03 $(PORT_ARG)
@@ -111,8 +125,8 @@ step04: setup ## step 4: FastAPI :8001 + a Celery worker, the canvas page at /ca
 	@$(BIN)/python -m workshop run step04 $(PORT_ARG)
 
 step04-docker: ## step 4 in containers (needs a Docker engine and a .env)
-	@test -f .env || cp .env.example .env
-	docker compose --profile step04 up --build
+	@$(DOT_ENV)
+	$(COMPOSE) --profile step04 up --build
 
 check-step04: setup ## verify the running step 4 hop by hop (a chain, a group, a chord)
 	@$(BIN)/python -m workshop check step04 $(PORT_ARG)
@@ -192,6 +206,9 @@ TEST_QUICK := tests/notebooks tests/workshop/test_settings.py \
 
 test-quick: setup ## a quicker part of the tests: every step's round trip, the notebooks
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(TEST_QUICK)
+
+test-docker: setup ## every compose profile for real on local stand-in images: up, healthy, checked, down
+	@$(BIN)/python -m workshop test-docker --compose "$(COMPOSE)"
 
 lint: setup ## ruff: lint and format check
 	$(BIN)/ruff check .

@@ -1,6 +1,6 @@
 """Workshop commands: ``python -m workshop doctor|run|env|check|ps|trace|stress|demo|faults``,
-``bench``, the exercises (``exercises|exercise|verify|hint|solution|watch``), ``notebooks-html``
-and ``slides``.
+``bench``, the exercises (``exercises|exercise|verify|hint|solution|watch``), ``notebooks-html``,
+``slides`` and ``test-docker``.
 
 Every command that concerns a step takes it from the registry (workshop/steps/).
 """
@@ -83,6 +83,12 @@ def main(argv: list[str] | None = None) -> int:
     slides.add_argument("decks", nargs="*", type=Path, help="only these decks (default: all)")
     slides.add_argument("--pdf", action="store_true", help="PDFs too, printed by Chromium")
     slides.add_argument("--out", type=Path, help="where the decks go (default: build/slides)")
+    docker_test = commands.add_parser(
+        "test-docker", help="every compose profile for real, on local stand-in images"
+    )
+    docker_test.add_argument("steps", nargs="*", help=f"only these ({', '.join(names)})")
+    docker_test.add_argument("--keep", action="store_true", help="leave the containers running")
+    docker_test.add_argument("--compose", help="the compose command (default: found)")
     args = parser.parse_args(argv)
 
     # soft_wrap: one check, one line, whatever the width (logs and grep stay readable).
@@ -105,6 +111,12 @@ def main(argv: list[str] | None = None) -> int:
         from workshop.tools.slides import OUT, build
 
         return build(console, args.pdf, (args.out or OUT).resolve(), args.decks)
+    if args.command == "test-docker":
+        from workshop.tools.docker_test import test_docker
+
+        if unknown := set(args.steps) - set(names):
+            parser.error(f"no step {', '.join(sorted(unknown))}: {', '.join(names)}")
+        return test_docker(console, args.steps, args.keep, args.compose)
     if args.command == "ps":
         from workshop.tools.ps import ps_command
 
