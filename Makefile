@@ -170,7 +170,7 @@ bench: setup ## what each hop of step 2 costs, in rounds (QUICK=1: one; VARIANTS
 demo: setup ## for instructors: start step 2, 50 requests, spread, one timeline, stop
 	@$(BIN)/python -m workshop demo $(STEP_ARG) $(PORT_ARG)
 
-faults: setup ## break step 2 under load five ways (kills, servers down, reloads): any task lost?
+faults: setup ## break a step under load (step 2; STEP=step03, step04: chords): anything lost?
 	@$(BIN)/python -m workshop faults $(STEP_ARG)
 
 notebooks: setup ## open the notebooks in Jupyter Lab on :8890 (one request taken apart, hop by hop)

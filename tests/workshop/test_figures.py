@@ -4,7 +4,7 @@ from collections import Counter
 
 import pytest
 
-from workshop.tools.faults import Tally
+from workshop.faults.core import Tally
 from workshop.tools.stress import percentiles, read_wrk_answers
 
 
@@ -33,7 +33,7 @@ def tally(outage: bool = False) -> Tally:
     found = Tally("3. RabbitMQ down 3 s", outage)
     found.accepted = {"a": 10.0, "b": 11.0, "c": 14.0}  # c: accepted after the fault
     found.faults = [12.0]  # the fault ended at 12.0
-    found.finished = {"a": 12.5, "b": 13.0, "c": 14.5}
+    found.ended = {"a": 12.5, "b": 13.0, "c": 14.5}
     return found
 
 
@@ -44,7 +44,7 @@ def test_recovery_is_the_later_of_accepting_again_and_draining():
 
 def test_an_unfinished_task_is_lost_and_no_recovery():
     lost = tally()
-    del lost.finished["b"]
+    del lost.ended["b"]
     assert lost.lost == ["b"] and lost.recovery() is None and not lost.ok()
 
 
@@ -53,3 +53,17 @@ def test_a_503_is_excused_only_while_a_server_is_down():
         found = tally(outage)
         found.requests.update({"503": 4})
         assert found.failures == failures and found.ok() is (failures == 0)
+
+
+def test_a_workflow_that_started_and_never_ended_is_stranded_not_lost():
+    stuck = tally()
+    del stuck.ended["b"]
+    stuck.stranded["b"] = "PROGRESS 22 of 23 fetched"
+    assert stuck.lost == [] and stuck.finished == ["a", "c"] and not stuck.ok()
+
+
+def test_a_workflow_that_failed_has_ended_but_is_not_ok():
+    failed = tally()
+    failed.errors["b"] = "ChordError: Join error"
+    assert failed.lost == [] and failed.finished == ["a", "c"]
+    assert failed.recovery() == pytest.approx(2.0) and not failed.ok()
