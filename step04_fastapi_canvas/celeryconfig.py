@@ -58,6 +58,17 @@ redis_socket_connect_timeout, redis_socket_timeout = 2, 5
 result_backend_transport_options = {
     "retry_policy": {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
 }
+# When Redis is away for a moment (restarted, paused, a network blink), the worker waits and
+# tries again instead of failing the task: every result write and read (a task's result, its
+# PROGRESS, a saved group), up to 30 times, 0.2 s after the first failure, then about twice as
+# long each time, at most 2 s between two tries (each pause a random part of that): about 27 s
+# in all on average, 55 s at most, under the tasks' time limits. A chord whose header task
+# failed to store its result would fail (or wait for ever): README, "When a server blinks".
+# The web process does not wait: it answers 503 at once (backends.py).
+result_backend_always_retry = True
+result_backend_max_retries = 30
+result_backend_base_sleep_between_retries_ms = 100
+result_backend_max_sleep_between_retries_ms = 2000
 # add takes 20 s x TASK_DELAY_SCALE (2 at most, settings.py): 40 s, 5 s under the soft limit.
 task_soft_time_limit, task_time_limit = 45, 60
 
