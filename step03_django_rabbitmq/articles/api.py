@@ -27,12 +27,13 @@ from django.db import DatabaseError, connection
 from django.db.models import Q
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django_celery_beat.models import PeriodicTask
-from django_celery_results.models import ChordCounter
+from django_celery_results.models import ChordCounter, TaskResult
 from kombu.utils.url import maybe_sanitize_url
 
-from . import sources
+from . import sources, tasks
 from .models import Article, Scrape
 from .publish import BrokerUnavailable, start_scrape
 
@@ -139,10 +140,39 @@ def task(request: HttpRequest, task_id: str) -> JsonResponse:
             return JsonResponse({**body, "state": states.FAILURE, "error": problem})
     if run.group_id:  # the fetches are running: the chord counter says how many are left
         counter = ChordCounter.objects.filter(group_id=run.group_id).first()
+        why = stranded(counter)
+        if why:  # its callback can never run: say so, instead of PROGRESS for ever
+            return JsonResponse({**body, "state": states.FAILURE, "error": why})
         done = run.found - counter.count if counter else run.found
         progress = {"done": done, "total": run.found}
         return JsonResponse({**body, "state": "PROGRESS", "progress": progress}, status=202)
     return JsonResponse({**body, "state": AsyncResult(str(run.pk)).state}, status=202)
+
+
+def stranded(counter: ChordCounter | None) -> str | None:
+    """Why a scrape's chord can never call its callback, or None while it still may.
+
+    A fetch STARTED longer ago than its hard time limit is not running any more: its worker
+    would have killed it. If its result was never written (the worker was lost, or the
+    database was away longer than the result backend waits), the chord counter waits for it
+    for ever, and the scrape would say PROGRESS for ever.
+    """
+    if counter is None:  # every fetch counted: the callback runs, or ran
+        return None
+    fetches = [child.id for child in counter.group_result().results]
+    limit = tasks.fetch_article.time_limit + 30  # seconds
+    lost = TaskResult.objects.filter(
+        task_id__in=fetches,
+        status=states.STARTED,
+        date_started__lt=timezone.now() - timedelta(seconds=limit),
+    ).count()
+    if not lost:
+        return None
+    return (
+        f"stranded: {lost} of its {len(fetches)} fetches started more than {limit} s ago and "
+        "never stored a result (their worker was lost, or could not write it): its chord will "
+        "never finish. Scrape again."
+    )
 
 
 @only("GET")

@@ -3,6 +3,7 @@ Never a traceback: DEBUG is off unless `make step03` turns it on for development
 
 import logging
 
+from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 from django.views import defaults
 
@@ -15,6 +16,7 @@ MESSAGES = {
     403: "Forbidden.",
     404: "Nothing here.",
     500: "Internal error: the server log says more.",
+    503: "The database is not reachable right now: try again in a moment.",
 }
 
 
@@ -69,5 +71,11 @@ class JsonErrors:
     def process_exception(self, request, exception):
         if not wants_json(request):
             return None
+        if isinstance(exception, OperationalError | InterfaceError):
+            # The database is away (restarting, unreachable): nothing is wrong with the
+            # request, and the same request may work in a moment. Django opens a new
+            # connection for the next one.
+            log.warning("%s %s: the database is away: %s", request.method, request.path, exception)
+            return JsonResponse({"error": MESSAGES[503]}, status=503, headers={"Retry-After": "2"})
         log.exception("%s %s failed", request.method, request.path)
         return JsonResponse({"error": MESSAGES[500]}, status=500)

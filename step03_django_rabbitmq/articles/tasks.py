@@ -15,7 +15,7 @@ from celery import chord, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.utils.log import get_task_logger
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.utils import timezone
 
 from . import scraping
@@ -35,6 +35,18 @@ RETRIED = {
 }
 
 
+# The database away for a moment (restarted, a network blink) raises OperationalError, or
+# InterfaceError on a connection it closed. As for a busy page, another try a little later
+# may work: the task is tried again, after 1, 2, 4, 8 s..., ten times at most. (Its result is
+# written by the result backend, which waits by itself: settings.py, project/results.py.)
+DATABASE_AWAY = (OperationalError, InterfaceError)
+
+
+def after_database_away(task, error: Exception):
+    """`task` again, later: raises Retry (or, after the last try, the error itself)."""
+    return task.retry(exc=error, countdown=min(2**task.request.retries, 30), max_retries=10)
+
+
 def http_client():
     scraper = settings.SCRAPER
     return scraping.client(scraper["USER_AGENT"], scraper["TIMEOUT"])
@@ -52,7 +64,9 @@ def scrape(self, scrape_id: str) -> dict:
             f"no Scrape {scrape_id} in the database: was this task published before the "
             "transaction that creates it committed?"
         ) from None
-    if run.group_id:  # delivered again (a worker died before its ack): the chord already runs
+    except DATABASE_AWAY as error:
+        raise after_database_away(self, error) from error
+    if run.group_id:  # delivered again (a worker died before its ack): its chord was published
         return {"source": run.source, "found": run.found, "summary_task_id": run.summary_task_id}
     with http_client() as http:
         links = scraping.read_source(http, run.source)
@@ -63,9 +77,16 @@ def scrape(self, scrape_id: str) -> dict:
     # callback fails (a fetch raised), record_failure marks the scrape as finished.
     workflow = chord(header, summarize.s(scrape_id).on_error(record_failure.s(scrape_id)))
     result = workflow.freeze()  # the ids, known before anything is published
-    run.found, run.group_id, run.summary_task_id = len(links), result.parent.id, result.id
-    run.save(update_fields=["found", "group_id", "summary_task_id"])
-    workflow.apply_async()
+    # Published first, recorded second. A worker killed while it publishes the 23 fetches
+    # leaves a row without the chord's ids, and the scrape, delivered again, publishes a whole
+    # chord. (Recorded first, the half-published chord would be taken for one that runs: its
+    # counter would wait for ever for fetches that were never sent.)
+    try:
+        workflow.apply_async()  # its ChordCounter row first, then the fetches
+        run.found, run.group_id, run.summary_task_id = len(links), result.parent.id, result.id
+        run.save(update_fields=["found", "group_id", "summary_task_id"])
+    except DATABASE_AWAY as error:  # tried again, it publishes a chord again: no harm
+        raise after_database_away(self, error) from error
     return {"source": run.source, "found": len(links), "summary_task_id": result.id}
 
 
@@ -93,6 +114,11 @@ def fetch_article(self, source: str, url: str, hints: dict) -> dict:
         article, created = Article.objects.update_or_create(
             url=url, defaults={**fields, "source": source}
         )
+    except DATABASE_AWAY as error:
+        if self.request.retries < 10:
+            raise after_database_away(self, error) from error
+        log.exception("article %s could not be stored", url)
+        return failed(url, f"could not be stored: {type(error).__name__}: {error}", attempts)
     except (DatabaseError, SoftTimeLimitExceeded) as error:
         log.exception("article %s could not be stored", url)
         return failed(url, f"could not be stored: {type(error).__name__}: {error}", attempts)
@@ -118,13 +144,18 @@ def record_failure(request, exc, traceback, scrape_id: str) -> None:
     )
 
 
-@shared_task(soft_time_limit=30, time_limit=40)
-def summarize(results: list[dict], scrape_id: str) -> dict:
+@shared_task(bind=True, soft_time_limit=30, time_limit=40)
+def summarize(self, results: list[dict], scrape_id: str) -> dict:
     """The chord's callback: how many articles were created, updated and failed."""
     outcomes = [result["outcome"] for result in results]
     errors = [{"url": r["url"], "error": r["error"]} for r in results if r["outcome"] == "failed"]
     counts = {name: outcomes.count(name) for name in ("created", "updated", "failed")}
-    Scrape.objects.filter(pk=scrape_id).update(**counts, errors=errors, finished_at=timezone.now())
+    try:
+        Scrape.objects.filter(pk=scrape_id).update(
+            **counts, errors=errors, finished_at=timezone.now()
+        )
+    except DATABASE_AWAY as error:
+        raise after_database_away(self, error) from error
     return {**counts, "found": len(results), "errors": errors}
 
 

@@ -1,7 +1,7 @@
 """The demo blog: an index page, an RSS feed, one page per article, and three broken pages.
 
     GET /            the index: every article in an <article> element
-    GET /feed.xml    RSS 2.0, every article (broken ones included)
+    GET /feed.xml    RSS 2.0, every article (broken ones included); ?limit=N: the N newest
     GET /posts/<slug>/
     GET /health
 
@@ -17,7 +17,7 @@ import tomllib
 from email.utils import format_datetime
 from pathlib import Path
 
-from flask import Flask, Response, abort, render_template
+from flask import Flask, Response, abort, render_template, request
 
 HERE = Path(__file__).resolve().parent
 
@@ -52,7 +52,9 @@ def index():
 
 @app.get("/feed.xml")
 def feed():
-    xml = render_template("feed.xml", posts=EVERYTHING)
+    # ?limit=N: the N newest only, for a short scrape (the fault tests scrape 5).
+    limit = request.args.get("limit", type=int)
+    xml = render_template("feed.xml", posts=EVERYTHING[:limit] if limit else EVERYTHING)
     return Response(xml, mimetype="application/rss+xml")
 
 

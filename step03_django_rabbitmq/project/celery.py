@@ -7,6 +7,7 @@ import os
 
 from celery import Celery
 from celery.signals import worker_ready
+from django.conf import settings
 from kombu import Queue
 
 # Where Django's settings are, for a worker started with `celery -A ...` (manage.py sets it too).
@@ -17,6 +18,10 @@ app = Celery("project")
 # Read every Django setting whose name starts with CELERY_: CELERY_BROKER_URL is broker_url.
 # A string, so a worker's child processes need not pickle the configuration.
 app.config_from_object("django.conf:settings", namespace="CELERY")
+if settings.CELERY_RESULT_BACKEND == "django-db":
+    # django-celery-results' backend, made to wait for the database when it is away for a
+    # moment (project/results.py).
+    app.backend_cls = "step03_django_rabbitmq.project.results:WaitingDatabaseBackend"
 
 # Find tasks.py in every app of INSTALLED_APPS (here: articles/tasks.py).
 app.autodiscover_tasks()
