@@ -180,7 +180,7 @@ function follow(id) {
 function problem(id, text) {
   clear();
   current = null;
-  const what = text.includes(id) ? text : `"${id}": ${text}`;
+  const what = (text.includes(id) ? text : `"${id}": ${text}`).replace(/\.?$/, ".");
   say(`Cannot show this workflow. ${what} Submit one, or pick one of the recent ones.`, true);
   markCurrent();
 }
@@ -200,7 +200,7 @@ async function show(id) {
     return;
   }
   if (ticket !== asked) return;
-  if (!answer.ok) return problem(id, `${answer.status}: ${body.detail ?? answer.statusText}.`);
+  if (!answer.ok) return problem(id, `${answer.status}: ${body.detail ?? answer.statusText}`);
   current = body.id;
   draw(body);
   update(body);
