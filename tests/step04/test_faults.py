@@ -5,7 +5,7 @@ stranded or lost.
 
 One stack for the whole module: its results on a Redis of its own (a scenario restarts it,
 another pauses it), RabbitMQ and that Redis behind relays that the tests cut (never the shared
-servers). Its xdist group is its own: another pytest process may run the package's stack."""
+servers)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from tests.step04.conftest import wait_for
 from tests.support import faults
 from workshop.waiting import wait_until
 
-pytestmark = [pytest.mark.needs("rabbitmq"), pytest.mark.xdist_group("faults")]
+pytestmark = pytest.mark.needs("rabbitmq")
 
 
 @pytest.fixture(scope="module")
@@ -76,10 +76,13 @@ def test_a_dead_result_backend_gives_quick_503s(chords, client):
         chords.store_relay.restore()
 
 
-@pytest.mark.timeout(120)
-@pytest.mark.parametrize("scenario", faults.scenarios("step04"), ids=lambda s: s.name.split(".")[0])
-def test_a_server_that_blinks_delays_a_chord_never_fails_it(chords, scenario):
-    tally, printed = faults.run(chords, scenario)
-    faults.assert_nothing_lost(chords, tally, printed)
-    if "down" in scenario.name:  # the outage was seen: quick 503s meanwhile
-        assert tally.requests["503"], printed
+# Every scenario in one test, each a subtest: pytest-xdist cannot send them to two pytest
+# processes, and the stack starts once for them.
+@pytest.mark.timeout(300)
+def test_a_server_that_blinks_delays_a_chord_never_fails_it(chords, subtests):
+    for scenario in faults.scenarios("step04"):
+        with subtests.test(msg=scenario.name):
+            tally, printed = faults.run(chords, scenario)
+            faults.assert_nothing_lost(chords, tally, printed)
+            if "down" in scenario.name:  # the outage was seen: quick 503s meanwhile
+                assert tally.requests["503"], printed
