@@ -73,7 +73,20 @@ UNSTABLE = 0.25  # a spread (max - min) over this share of the median marks a ro
 AGREE = 0.15  # two runs agree on a ratio when they differ by at most this share of it
 # The process groups whose CPU is counted, by what their command line says.
 SERVERS = {"beam.smp": "RabbitMQ", "redis-server": "Redis", "postgres": "PostgreSQL"}
-CPU_COLUMNS = ["nginx", "gunicorn", "workers", "RabbitMQ", "Redis", "PostgreSQL", "wrk", "bench"]
+# "tools": the stacks' supervisord, Flower and launchers.
+CPU_COLUMNS = [
+    "nginx",
+    "gunicorn",
+    "workers",
+    "RabbitMQ",
+    "Redis",
+    "PostgreSQL",
+    "wrk",
+    "bench",
+    "tools",
+]
+# Beyond the columns: what the rest of the machine used meanwhile, and what the hypervisor took.
+BUSY = 0.10  # others using over this share of the machine during a run make its figures suspect
 
 
 @dataclass
@@ -169,7 +182,7 @@ def table(report: dict, previous: dict | None = None) -> Table:
             latency = f"{statistics.median(row.p50_ms):.1f} / {statistics.median(row.p99_ms):.1f}"
         cpu = ", ".join(
             f"{name} {statistics.median(row.cpu_ms[name]):.2f}"
-            for name in CPU_COLUMNS
+            for name in [*CPU_COLUMNS, "others"]
             if name in row.cpu_ms
         )
         rate = f"{median_and_spread(row.rates)} {row.unit}" + (" unstable" if row.unstable else "")
@@ -228,29 +241,71 @@ class CpuMeter:
 
     def sample(self) -> dict[tuple[str, int], float]:
         seen, me = {}, psutil.Process()
-        found = [me, *me.children(recursive=True)]
-        found += [p for p in psutil.process_iter(["name"]) if p.info["name"] in SERVERS]
+        mine = me.children(recursive=True)
+        found = [
+            me,
+            *mine,
+            *(p for p in psutil.process_iter(["name"]) if p.info["name"] in SERVERS),
+        ]
         for process in found:
             with suppress(psutil.Error):
                 group = "bench" if process.pid == me.pid else self.group(process)
+                if group is None and process in mine:
+                    group = "tools"  # one of the bench's own: supervisord, Flower, a launcher
                 if group:
                     times = process.cpu_times()
                     seen[(group, process.pid)] = times.user + times.system
         return seen
 
+    @staticmethod
+    def machine() -> tuple[float, float, float]:
+        """CPU seconds the whole machine was busy, stolen by the hypervisor, and the wall clock."""
+        times = psutil.cpu_times()
+        busy = times.user + times.nice + times.system + times.irq + times.softirq
+        return busy, getattr(times, "steal", 0.0), time.monotonic()
+
     @contextmanager
     def measure(self, into: dict[str, float]):
         before, waited = self.sample(), resource.getrusage(resource.RUSAGE_CHILDREN)
+        machine = self.machine()
         yield
         after, done = self.sample(), resource.getrusage(resource.RUSAGE_CHILDREN)
+        busy, stolen, clock = (
+            end - start for end, start in zip(self.machine(), machine, strict=True)
+        )
         for (group, pid), seconds in after.items():
             into[group] = into.get(group, 0.0) + seconds - before.get((group, pid), 0.0)
         # wrk has ended by now: its time is in what this process's ended children used.
         into["wrk"] = done.ru_utime + done.ru_stime - waited.ru_utime - waited.ru_stime
+        # Other processes (another program, a test run) take cores from the rows: say how much.
+        into["others"] = max(0.0, busy - sum(into.values()))
+        into["others_share"] = into["others"] / (clock * psutil.cpu_count())
+        into["steal_share"] = stolen / (clock * psutil.cpu_count())
 
 
 def per_item(cpu: dict[str, float], count: int) -> dict[str, float]:
-    return {g: round(1000 * s / count, 3) for g, s in cpu.items() if count and s > 0.0005}
+    """CPU ms per item of each group; the shares of the machine stay shares."""
+    shares = {g: round(s, 3) for g, s in cpu.items() if g.endswith("_share")}
+    return {
+        **{g: round(1000 * s / count, 3) for g, s in cpu.items() if count and s > 0.0005},
+        **shares,
+    }
+
+
+def busy_machine(report: dict) -> str:
+    """A sentence on the rest of the machine during the run: what others used, what was stolen."""
+    others = [s for row in report["rows"] for s in row["cpu_ms"].get("others_share", [])]
+    stolen = [s for row in report["rows"] for s in row["cpu_ms"].get("steal_share", [])]
+    if not others:
+        return ""
+    said = (
+        f"Meanwhile other processes used {statistics.median(others):.0%} of the machine "
+        f"(median of the rows, up to {max(others):.0%}); the hypervisor took "
+        f"{statistics.median(stolen or [0.0]):.0%}."
+    )
+    if statistics.median(others) > BUSY:
+        said += " The machine was busy: these figures measure it, not the stacks."
+    return said
 
 
 class Bench:
@@ -603,7 +658,7 @@ def write(report: dict, out: Path, console: Console) -> None:
         f"{report['machine']}. {report['rounds']} rounds after a warm-up, {report['minutes']} "
         f"min. HTTP rows: wrk, 20 connections, {report['seconds']:g} s each, no worker "
         f"consuming; task rows: {report['tasks']} tasks. Unstable: a spread over "
-        f"{UNSTABLE:.0%} of the median. {agreement(report, previous)}"
+        f"{UNSTABLE:.0%} of the median. {busy_machine(report)} {agreement(report, previous)}"
     ).strip()
     (out / "bench.json").write_text(json.dumps(report, indent=2))
     (out / "bench.md").write_text(f"# {shown.title}\n\n{note}\n\n{shown.markdown()}\n")
