@@ -40,7 +40,7 @@ from workshop.environment import StepEnvironment, environment
 from workshop.probe import free_port
 from workshop.registry import Step
 from workshop.services import ServiceUnavailable
-from workshop.settings import DEFAULT_PORTS, ROOT
+from workshop.settings import DEFAULT_PORTS, ROOT, scheme
 
 CONTAINERS = ROOT / "workshop" / "containers"
 OVERRIDE = CONTAINERS / "compose.standins.yml"
@@ -51,7 +51,9 @@ BASE = "workshop-standin/debian:bookworm"
 PYTHON = "workshop-standin/python:3.11-bookworm"
 # Outside the repository, so that a fresh clone (CI) finds it: the root, as a tarball.
 CACHE = Path.home() / ".cache" / "async-tasks-workshop"
-HEALTHY_WITHIN = 300  # seconds for a whole profile to be healthy (cold: migrations, first pings)
+# Seconds for a whole profile to be healthy: about 60 on a quiet machine, more when it is busy
+# (a worker's health check that times out comes back 45 s later).
+HEALTHY_WITHIN = 420
 CHECK_TIMEOUT = 60  # seconds the checks wait for a task (`check --timeout`): a loaded machine
 
 
@@ -126,9 +128,7 @@ def published_ports(services: dict) -> dict[tuple[str, int], int]:
 def on_the_host(url: str, ports: dict[tuple[str, int], int]) -> str:
     """A URL as a container uses it (amqp://u:p@rabbitmq:5672//), as the host reaches the same
     server: through its published port (amqp://u:p@localhost:49153//)."""
-    parts = urlsplit(url)
-    kind = parts.scheme.split("+")
-    kind = kind[1] if kind[0] == "db" and len(kind) > 1 else kind[0]
+    parts, kind = urlsplit(url), scheme(url)
     if not parts.hostname or kind not in DEFAULT_PORTS:
         return url
     published = ports.get((parts.hostname, parts.port or DEFAULT_PORTS[kind]))
@@ -360,11 +360,12 @@ def containers() -> list[Container]:
     ]
 
 
-def wait_healthy(services: dict, timeout: float) -> list[Container]:
+def wait_healthy(services: dict, timeout: float, console: Console) -> list[Container]:
     """Every service running and healthy, every one-off job (restart: "no") exited 0; Failed
     as soon as a job failed or a service restarted, or after `timeout` seconds (an unhealthy
     service may still recover: a health check can time out on a loaded machine)."""
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    deadline, said = started + timeout, started
     while True:
         found = {c.service: c for c in containers()}
         waiting = []
@@ -389,6 +390,9 @@ def wait_healthy(services: dict, timeout: float) -> list[Container]:
             return list(found.values())
         if time.monotonic() > deadline:
             raise Failed(f"not healthy after {timeout} s: {', '.join(waiting)}")
+        if time.monotonic() - said > 60:  # what it waits for, once a minute
+            said = time.monotonic()
+            console.print(f"  after {said - started:.0f} s, still waiting for {', '.join(waiting)}")
         time.sleep(2)
 
 
@@ -564,7 +568,7 @@ def run_profile(compose: Compose, step: Step, keep: bool, console: Console) -> O
         volumes = {v for c in containers() for v in c.volumes}
         if done.returncode != 0:
             raise Failed(f"compose up failed: {tail(folder / 'up.log')}")
-        running = wait_healthy(services, HEALTHY_WITHIN)
+        running = wait_healthy(services, HEALTHY_WITHIN, console)
         volumes |= {v for c in running for v in c.volumes}
         outcome.times["healthy"] = time.monotonic() - started
         console.print(
