@@ -7,7 +7,16 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from workshop.tools.bench import Row, agreement, changes, median_and_spread, ratio, table, write
+from workshop.tools.bench import (
+    Row,
+    agreement,
+    busy_machine,
+    changes,
+    median_and_spread,
+    ratio,
+    table,
+    write,
+)
 
 
 def rows() -> list[Row]:
@@ -94,3 +103,20 @@ def test_each_ratio_is_set_against_the_run_before(tmp_path: Path):
     with (tmp_path / "terminal.txt").open("w") as terminal:
         write(now, tmp_path, Console(file=terminal, width=200))
     assert "ratios moved more than 15%" in (tmp_path / "bench.md").read_text()
+
+
+def test_a_busy_machine_is_said_so():
+    measured = rows()
+    quiet, busy = (json.loads(json.dumps(report(measured))) for _ in range(2))
+    for row in quiet["rows"]:
+        row["cpu_ms"] |= {"others_share": [0.02, 0.04], "steal_share": [0.01, 0.01]}
+    for row in busy["rows"]:
+        row["cpu_ms"] |= {"others_share": [0.30, 0.50], "steal_share": [0.0, 0.0]}
+    assert busy_machine(quiet) == (
+        "Meanwhile other processes used 3% of the machine (median of the rows, up to 4%); "
+        "the hypervisor took 1%."
+    )
+    assert busy_machine(busy).endswith(
+        "The machine was busy: these figures measure it, not the stacks."
+    )
+    assert busy_machine(report(rows())) == ""  # measured before the bench counted the others
