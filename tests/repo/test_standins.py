@@ -7,7 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
+from rich.console import Console
 
 from tests.repo.test_containers import COMPOSE
 from workshop.settings import ROOT
@@ -84,3 +86,30 @@ def test_every_published_port_is_a_variable_that_test_docker_sets():
         assert found, port
         variables.add(found[1])
     assert variables == set(docker_test.host_ports())
+
+
+def test_a_container_url_is_reached_through_its_published_port():
+    ports = {("rabbitmq", 5672): 40001, ("postgres", 5432): 40002}
+    assert (
+        docker_test.on_the_host("amqp://u:p@rabbitmq:5672//", ports)
+        == "amqp://u:p@localhost:40001//"
+    )
+    database = "db+postgresql+psycopg://postgres:pw@postgres/postgres"
+    assert docker_test.on_the_host(database, ports).endswith("@localhost:40002/postgres")
+    assert docker_test.on_the_host("redis://redis:6379/0", ports) == "redis://redis:6379/0"
+
+
+def test_the_wait_says_what_it_waits_for_and_ends_at_its_bound(monkeypatch):
+    starting = docker_test.Container("c1", "web", "c1", "running", 0, "starting", "", 0, [])
+    clock = iter(range(0, 1000, 30))
+    monkeypatch.setattr(docker_test, "containers", lambda: [starting])
+    monkeypatch.setattr(docker_test.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(docker_test.time, "sleep", lambda seconds: None)
+    console = Console(record=True, width=200)
+    services = {"web": {"restart": "unless-stopped"}}
+    with pytest.raises(docker_test.Failed, match="not healthy after 200 s: web"):
+        docker_test.wait_healthy(services, 200, console)
+    assert "still waiting for web (starting)" in console.export_text()
+    healthy = docker_test.Container("c1", "web", "c1", "running", 0, "healthy", "", 0, [])
+    monkeypatch.setattr(docker_test, "containers", lambda: [healthy])
+    assert docker_test.wait_healthy(services, 200, console) == [healthy]

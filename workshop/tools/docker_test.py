@@ -365,7 +365,7 @@ def wait_healthy(services: dict, timeout: float, console: Console) -> list[Conta
     as soon as a job failed or a service restarted, or after `timeout` seconds (an unhealthy
     service may still recover: a health check can time out on a loaded machine)."""
     started = time.monotonic()
-    deadline, said = started + timeout, started
+    deadline, noted = started + timeout, started
     while True:
         found = {c.service: c for c in containers()}
         waiting = []
@@ -381,18 +381,20 @@ def wait_healthy(services: dict, timeout: float, console: Console) -> list[Conta
             elif container.restarts:
                 raise Failed(f"{name} restarted {container.restarts} times")
             elif container.state != "running" or container.health not in ("healthy", None):
-                said = container.said.strip().splitlines()[-1:] if container.health else []
+                last = container.said.strip().splitlines()[-1:] if container.health else []
                 waiting.append(
-                    f"{name} ({container.health or container.state}{': ' if said else ''}"
-                    f"{''.join(said)[:200]})"
+                    f"{name} ({container.health or container.state}{': ' if last else ''}"
+                    f"{''.join(last)[:200]})"
                 )
         if not waiting:
             return list(found.values())
         if time.monotonic() > deadline:
             raise Failed(f"not healthy after {timeout} s: {', '.join(waiting)}")
-        if time.monotonic() - said > 60:  # what it waits for, once a minute
-            said = time.monotonic()
-            console.print(f"  after {said - started:.0f} s, still waiting for {', '.join(waiting)}")
+        if time.monotonic() - noted > 60:  # what it waits for, once a minute
+            noted = time.monotonic()
+            console.print(
+                f"  after {noted - started:.0f} s, still waiting for {', '.join(waiting)}"
+            )
         time.sleep(2)
 
 
