@@ -14,6 +14,7 @@ from workshop.tools.bench import ROWS, Plan, bench
 
 
 @pytest.mark.needs("rabbitmq", "redis", "postgresql", "nginx")
+@pytest.mark.timeout(360)  # about a minute alone; three stacks start and stop on a busy machine
 def test_a_short_bench_measures_every_row(tmp_path: Path):
     with (tmp_path / "terminal.txt").open("w") as terminal:
         status = bench(
