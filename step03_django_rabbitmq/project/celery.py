@@ -6,7 +6,7 @@ celery -A step03_django_rabbitmq.project worker --loglevel=INFO
 import os
 
 from celery import Celery
-from celery.signals import worker_ready
+from celery.signals import celeryd_init, worker_ready
 from django.conf import settings
 from kombu import Queue
 
@@ -25,6 +25,20 @@ if settings.CELERY_RESULT_BACKEND == "django-db":
 
 # Find tasks.py in every app of INSTALLED_APPS (here: articles/tasks.py).
 app.autodiscover_tasks()
+
+
+@celeryd_init.connect
+def publish_patiently(conf, **kwargs) -> None:
+    """In the worker only. The worker publishes too: a chord and its fetches, a retry, the
+    chord's callback. With the web's quick retries (settings.py: a 503 within a second),
+    RabbitMQ away for a few seconds fails a scrape whose work is done. The worker tries ten
+    times, up to 2 s apart, about 17 s in all (README, section 11)."""
+    conf.task_publish_retry_policy = {
+        "max_retries": 10,
+        "interval_start": 0,
+        "interval_step": 1,
+        "interval_max": 2,
+    }
 
 
 @worker_ready.connect
