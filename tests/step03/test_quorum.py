@@ -41,6 +41,12 @@ def worker_on_a_vhost_of_its_own(tmp_path, **env: str):
             "DJANGO_SETTINGS_MODULE": "step03_django_rabbitmq.project.settings",
             **env,
         }
+        # The worker records its tasks in the step's database: its tables must be there, as
+        # `make step03` makes them (a new machine's database has none).
+        migrate = [sys.executable, "step03_django_rabbitmq/manage.py", "migrate", "--noinput"]
+        subprocess.run(
+            migrate, cwd=ROOT, env=variables, check=True, capture_output=True, timeout=120
+        )
         args = [sys.executable, "-m", "celery", "-A", "step03_django_rabbitmq.project", "worker"]
         args += ["--loglevel=INFO", "--concurrency=1", f"--hostname={name}"]
         worker = Process("worker", args, tmp_path, variables, ROOT)
