@@ -17,6 +17,7 @@ import signal
 import tempfile
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -209,7 +210,7 @@ def relayed(url: str, port: int) -> str:
     )
 
 
-class FaultyStack(IsolatedStep):
+class FaultyStack(IsolatedStep, ABC):
     """A step started in the background on free ports, its broker behind a relay that a
     scenario cuts and restores. Subclasses put more servers behind relays, and say when the
     work of a scenario has settled (`settle`)."""
@@ -264,9 +265,10 @@ class FaultyStack(IsolatedStep):
         except TimeoutError:
             tally.problems.append(f"a worker did not answer ping within {timeout:g} s")
 
+    @abstractmethod
     def settle(self, tally: Tally) -> None:
-        """Wait until what the scenario accepted has ended, or `timing.drain` seconds."""
-        raise NotImplementedError
+        """Wait until what the scenario accepted has ended, or `timing.drain` seconds: each kind
+        of stack (tasks.py, workflows.py) knows how to follow what it accepted."""
 
     def after_all(self) -> None:
         """Once every scenario ran, before the table: what the table needs besides the tallies."""
