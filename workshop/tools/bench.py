@@ -656,9 +656,10 @@ def write(report: dict, out: Path, console: Console) -> None:
     shown = table(report, previous)
     note = (
         f"{report['machine']}. {report['rounds']} rounds after a warm-up, {report['minutes']} "
-        f"min. HTTP rows: wrk, 20 connections, {report['seconds']:g} s each, no worker "
-        f"consuming; task rows: {report['tasks']} tasks. Unstable: a spread over "
-        f"{UNSTABLE:.0%} of the median. {busy_machine(report)} {agreement(report, previous)}"
+        f"min. HTTP rows: wrk, 20 connections (each reopened after 20 requests), "
+        f"{report['seconds']:g} s each, no worker consuming; task rows: {report['tasks']} "
+        f"tasks. Unstable: a spread over {UNSTABLE:.0%} of the median. "
+        f"{busy_machine(report)} {agreement(report, previous)}"
     ).strip()
     (out / "bench.json").write_text(json.dumps(report, indent=2))
     (out / "bench.md").write_text(f"# {shown.title}\n\n{note}\n\n{shown.markdown()}\n")
