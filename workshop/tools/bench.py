@@ -692,7 +692,8 @@ def plot(report: dict, path: Path) -> None:
         right.barh(names, values, left=bottom, label=group, color=plt.cm.tab10(number))
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
     right.set_xlabel("CPU ms per item, by process (median)")
-    right.legend(loc="lower right", fontsize=8)
+    # Below the bars, so that it hides none of them.
+    right.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=5, fontsize=8)
     fig.suptitle(f"make bench, {report['date']}: {report['machine']}", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
