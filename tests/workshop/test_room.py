@@ -1,0 +1,253 @@
+"""The room as a cluster (workshop/tools/room.py), simulated on this machine's loopback: a
+room of the test's own on the shared RabbitMQ (its own virtual host and user, always deleted
+afterwards), learners' workers started by `python -m workshop join` (what `make join` runs),
+the load sent by `python -m workshop room-send`."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import amqp
+import httpx
+import pytest
+from amqp.exceptions import AccessRefused, NotAllowed
+
+from tests.support.processes import Process
+from workshop.environment import env_with_venv
+from workshop.probe import free_port
+from workshop.settings import ROOT
+from workshop.tools.room import permissions
+from workshop.waiting import wait_until
+
+pytestmark = pytest.mark.needs("rabbitmq", "rabbitmq-management")
+API = "http://127.0.0.1:15672/api"
+ADMIN = ("guest", "guest")
+NAMES = ("alice", "bob", "carol", "dave", "erin")
+
+
+@dataclass
+class LearnersRoom:
+    name: str
+    env: dict[str, str]
+    run_dir: Path
+
+    def workshop(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        """`python -m workshop ARGS`, with this room's run folder."""
+        return subprocess.run(
+            [sys.executable, "-m", "workshop", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    @property
+    def password(self) -> str:
+        return json.loads((self.run_dir / "room" / "room.json").read_text())["password"]
+
+    def url(self, vhost: str | None = None, password: str | None = None, port: int = 5672) -> str:
+        return (
+            f"amqp://{self.name}:{password or self.password}@127.0.0.1:{port}/"
+            f"{quote(self.name if vhost is None else vhost, safe='')}"
+        )
+
+    def api(self, path: str) -> httpx.Response:
+        return httpx.get(f"{API}{path}", auth=ADMIN, timeout=10)
+
+
+@pytest.fixture
+def room(tmp_path) -> Iterator[LearnersRoom]:
+    """A room of the test's own, made by `python -m workshop room`; its virtual host and user
+    are deleted at the end whatever happened (the shared RabbitMQ is left as it was)."""
+    name = f"roomtest-{secrets.token_hex(4)}"
+    env = env_with_venv({"WORKSHOP_RUN_DIR": str(tmp_path), "COLUMNS": "200"})
+    env.pop("CELERY_BROKER_URL", None)  # guest on loopback, the management API's account too
+    test_room = LearnersRoom(name, env, tmp_path)
+    try:
+        made = test_room.workshop("room", "--name", name)
+        assert made.returncode == 0, made.stdout + made.stderr
+        yield test_room
+    finally:
+        httpx.delete(f"{API}/vhosts/{name}", auth=ADMIN, timeout=10)
+        httpx.delete(f"{API}/users/{name}", auth=ADMIN, timeout=10)
+
+
+@pytest.mark.timeout(180)
+def test_five_learners_run_200_tasks_and_two_killed_lose_none(room, tmp_path):
+    workers = {
+        name: Process(
+            name,
+            [sys.executable, "-m", "workshop", "join", room.url(), name, "--concurrency=1"],
+            tmp_path,
+            room.env,
+            ROOT,
+        )
+        for name in NAMES
+    }
+    try:
+        for worker in workers.values():
+            worker.wait_for_log(" ready.", timeout=90)
+        send = subprocess.Popen(
+            [sys.executable, "-m", "workshop", "room-send", "-n", "200", "--seconds", "0.3"]
+            + ["--timeout", "90", "--json"],
+            cwd=ROOT,
+            env=room.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        # Mid-run: alice and bob have each taken a few tasks; the lid closes on each as it
+        # has just received a new one (0.3 s of work: it is running, its message unacked).
+        for name in ("alice", "bob"):
+            taken = wait_until(
+                lambda name=name: (n := workers[name].log().count("] received")) >= 3 and n,
+                60,
+                what=f"{name} taking tasks",
+            )
+            wait_until(
+                lambda name=name, taken=taken: workers[name].log().count("] received") > taken,
+                30,
+                what=f"{name} taking one more",
+            )
+            workers[name].kill()  # SIGKILL to the main process and its pool, at once
+        out, err = send.communicate(timeout=120)
+    finally:
+        for worker in workers.values():
+            worker.kill()
+        if "send" in locals() and send.poll() is None:
+            send.kill()
+    assert send.returncode == 0, f"room-send exited {send.returncode}:\n{out}\n{err}"
+    outcome = json.loads(out)
+    assert (outcome["sent"], outcome["finished"], outcome["lost"]) == (200, 200, 0), outcome
+    ran = {name.split("@")[0]: counts["ran"] for name, counts in outcome["workers"].items()}
+    assert set(ran) == set(NAMES) and all(ran.values()), f"a worker ran nothing: {ran}"
+    assert sum(ran.values()) == 200, outcome
+    # Each killed worker held the task it was running (prefetch 1, late acks): it went back
+    # to the queue and another worker received it again.
+    assert outcome["redelivered"] >= 1, outcome
+    for name in ("alice", "bob"):
+        counts = outcome["workers"][next(w for w in outcome["workers"] if w.startswith(name))]
+        assert counts["received"] > counts["ran"], f"{name}: {counts}"
+
+
+def refused(action, error=AccessRefused) -> str:
+    with pytest.raises(error) as caught:
+        action()
+    return str(caught.value)
+
+
+def test_a_learners_credentials_are_refused_outside_the_room(room):
+    # Another virtual host, the default one included.
+    assert "access to vhost '/' refused" in refused(lambda: login(room, "/"), NotAllowed)
+    # The management UI and API.
+    answer = httpx.get(f"{API}/overview", auth=(room.name, room.password), timeout=10)
+    assert answer.status_code == 401, answer.text
+
+    connection = login(room, room.name)
+    try:
+
+        def attempt(operation):
+            channel = connection.channel()
+            try:
+                operation(channel)
+            finally:
+                if channel.is_open:
+                    channel.close()
+
+        message = amqp.Message("{}", content_type="application/json")
+        # A queue or exchange of another name.
+        text = refused(lambda: attempt(lambda c: c.queue_declare("elsewhere", auto_delete=True)))
+        assert "queue 'elsewhere'" in text
+        text = refused(lambda: attempt(lambda c: c.exchange_declare("elsewhere", "direct")))
+        assert "exchange 'elsewhere'" in text
+        # Publishing elsewhere: amq.topic, and celery.pidbox (a broadcast to every worker of
+        # the room, such as shutdown).
+        for exchange in ("amq.topic", "celery.pidbox"):
+            text = refused(lambda e=exchange: attempt(lambda c: c.basic_publish(message, e, "x")))
+            assert f"exchange '{exchange}'" in text
+        # Reading the room's events (another worker's tasks): a queue bound to celeryev.
+        pidbox = "mallory@laptop.celery.pidbox"
+        text = refused(
+            lambda: attempt(
+                lambda c: (
+                    c.queue_declare(pidbox, auto_delete=True),
+                    c.queue_bind(pidbox, "celeryev", "#"),
+                )
+            )
+        )
+        assert "exchange 'celeryev'" in text
+
+        # What the lesson says a learner CAN do in the room: purge its queue (read), and put
+        # any message into any queue through the default exchange (the rpc:// results need it).
+        attempt(lambda c: c.queue_purge(room.name))
+        attempt(lambda c: c.basic_publish(message, "", room.name))
+        admin = amqp.Connection("127.0.0.1:5672", "guest", "guest", virtual_host=room.name)
+        admin.connect()
+        try:
+            assert admin.channel().queue_declare(room.name, passive=True).message_count == 1
+        finally:
+            admin.close()
+    finally:
+        connection.close()
+
+
+def login(room: LearnersRoom, vhost: str) -> amqp.Connection:
+    """The learner's user, logged in to `vhost`; publishes wait for the broker's confirm, so
+    a refused one raises at once."""
+    connection = amqp.Connection(
+        "127.0.0.1:5672",
+        userid=room.name,
+        password=room.password,
+        virtual_host=vhost,
+        connect_timeout=5,
+        confirm_publish=True,
+    )
+    connection.connect()
+    return connection
+
+
+def test_make_room_is_idempotent_and_room_close_removes_everything(room):
+    first = room.password
+    again = room.workshop("room", "--name", room.name)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert room.password == first, "a second make room changed the learners' password"
+    assert f"make join ROOM=amqp://{room.name}:{first}@" in again.stdout
+    stored = room.run_dir / "room" / "room.json"
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o600
+
+    user = room.api(f"/users/{room.name}").json()
+    assert user["tags"] in ([], ""), user  # no management access
+    rights = room.api(f"/permissions/{room.name}/{room.name}").json()
+    assert {key: rights[key] for key in ("configure", "write", "read")} == permissions(room.name)
+    queue = room.api(f"/queues/{room.name}/{room.name}").json()
+    assert queue["durable"] and not queue["auto_delete"], queue
+
+    closed = room.workshop("room-close")
+    assert closed.returncode == 0, closed.stdout + closed.stderr
+    assert room.api(f"/vhosts/{room.name}").status_code == 404
+    assert room.api(f"/users/{room.name}").status_code == 404
+    assert not stored.exists()
+    assert "No room is open" in room.workshop("room-close").stdout
+
+
+def test_join_says_what_is_wrong_without_a_traceback(room):
+    port = free_port()
+    cases = {
+        "http://example.org/room": "is not a RabbitMQ URL",
+        room.url(password=secrets.token_hex(8)): f"refused the user '{room.name}' or its password",
+        room.url(vhost="/"): "may not use the room '/'",
+        room.url(port=port): f"nothing listens on port {port}",
+    }
+    for url, expected in cases.items():
+        joined = room.workshop("join", url, "alice", timeout=30)
+        assert joined.returncode == 1, joined.stdout + joined.stderr
+        assert expected in joined.stdout and "Traceback" not in joined.stderr, joined
