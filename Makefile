@@ -18,6 +18,10 @@ FORCE  ?=
 N      ?= 500
 C      ?= 20
 TARGET ?=
+# The room as a cluster: `make join ROOM=amqp://... NAME=alice`, `make room-send N=500 SECONDS=0.5`.
+ROOM   ?=
+NAME   ?=
+SECONDS ?= 0.5
 # The slides' Node packages (Marp CLI), installed by `npm ci` from slides/package-lock.json.
 NODE_STAMP := slides/node_modules/.installed
 # `make slides SLIDES_OUT=/tmp/decks`: where the built decks go.
@@ -41,7 +45,7 @@ HEALTHY = for _ in $$(seq 60); do ids=$$($(COMPOSE) ps -q $(1)); test -n "$$ids"
 .PHONY: help setup bench doctor env services exercises exercise verify hint solution watch \
 	exercises-reset step01 step01-broken step01-docker check-step01 \
 	step02 step02-docker check-step02 step03 step03-docker check-step03 step04 step04-docker \
-	check-step04 ps trace stress demo faults notebooks notebooks-html slides slides-pdf test test-quick \
+	check-step04 ps trace stress demo faults room join room-send room-close notebooks notebooks-html slides slides-pdf test test-quick \
 	test-docker lint clean
 
 help: ## list the targets (this page)
@@ -172,6 +176,19 @@ demo: setup ## for instructors: start step 2, 50 requests, spread, one timeline,
 
 faults: setup ## break a step under load (step 2; STEP=step03, step04: chords): anything lost?
 	@$(BIN)/python -m workshop faults $(STEP_ARG)
+
+room: setup ## for instructors: RabbitMQ ready for the room as a cluster; prints what learners type
+	@$(BIN)/python -m workshop room
+
+join: setup ## for learners: your worker in the room: make join ROOM=amqp://... NAME=alice
+	@test -n "$(ROOM)" -a -n "$(NAME)" || { echo "Usage: make join ROOM=<the URL make room printed> NAME=<your name>"; exit 2; }
+	@$(BIN)/python -m workshop join '$(ROOM)' '$(NAME)'
+
+room-send: setup ## for instructors: N tasks to the room (SECONDS each), then who ran them, lost
+	@$(BIN)/python -m workshop room-send -n $(N) --seconds $(SECONDS)
+
+room-close: setup ## for instructors: delete the room's virtual host, queue and user
+	@$(BIN)/python -m workshop room-close
 
 notebooks: setup ## open the notebooks in Jupyter Lab on :8890 (one request taken apart, hop by hop)
 	$(BIN)/jupyter lab --port 8890 --notebook-dir notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
