@@ -256,8 +256,8 @@ LEFT_OUT = ("site-packages", "test", "idlelib", "tkinter", "turtledemo", "config
 
 def python_context() -> Path:
     """The Python stand-in's build folder: its Dockerfile, and in cpython/ the CPython 3.11
-    running this command (a build from python.org's source, like the official image's; Debian's
-    own is 3.11.2, too old for constraints.txt)."""
+    running this command (a build from python.org's source, like the official image's, where
+    Debian's own python3 is the older 3.11.2)."""
     prefix = Path(sys.base_prefix)
     if sys.version_info[:2] != (3, 11) or prefix == Path("/usr"):
         raise Failed(
