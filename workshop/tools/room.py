@@ -352,7 +352,8 @@ def worker_environment(url: str, queue: str) -> dict[str, str]:
             "CELERY_RESULT_BACKEND": "rpc://",
             "CELERY_TASK_DEFAULT_QUEUE": queue,
             # A laptop whose lid closes sends nothing more, not even a TCP close: RabbitMQ gives
-            # its tasks back after two missed heartbeats, 20 s at 10 s (Celery's default: 120).
+            # its tasks back when the heartbeats stop. At 10 s (Celery asks for 120 by default)
+            # a frozen worker's task ran elsewhere 24 s later (the lesson's run, SIGSTOP).
             "FLASK_CELERY__broker_heartbeat": "10",
         }
     )
