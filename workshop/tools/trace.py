@@ -93,7 +93,25 @@ class Paths:
 def build(task_id: str, paths: Paths) -> Timeline:
     """Assemble the timeline; TraceIncomplete says which piece is still missing."""
     spans = read_jsonl(paths.spans, task_id)
-    publish = next(
+    publish = published(task_id, spans)
+    if publish is None:
+        raise TraceIncomplete(
+            f"no span published task {task_id} "
+            "(is it a task of this step? is tracing off, OTEL_SDK_DISABLED?)"
+        )
+    trace_id = publish["context"]["trace_id"]
+    same = [s for s in read_jsonl(paths.spans, trace_id) if s["context"]["trace_id"] == trace_id]
+    request_id = trace_id.removeprefix("0x")
+    access = next(
+        (r for r in read_jsonl(paths.access_log, request_id) if r["request_id"] == request_id),
+        None,
+    )
+    return join(task_id, same, access)
+
+
+def published(task_id: str, spans: list[dict]) -> dict | None:
+    """The span that published task `task_id`, among `spans`."""
+    return next(
         (
             s
             for s in spans
@@ -102,13 +120,13 @@ def build(task_id: str, paths: Paths) -> Timeline:
         ),
         None,
     )
-    if publish is None:
-        raise TraceIncomplete(
-            f"no span published task {task_id} "
-            "(is it a task of this step? is tracing off, OTEL_SDK_DISABLED?)"
-        )
-    trace_id = publish["context"]["trace_id"]
-    same = [s for s in read_jsonl(paths.spans, trace_id) if s["context"]["trace_id"] == trace_id]
+
+
+def join(task_id: str, same: list[dict], access: dict | None) -> Timeline:
+    """The timeline of task `task_id` from the spans of its trace (`same`) and Nginx's access-log
+    line of the request (None when it came straight to Gunicorn, or is not logged yet); the
+    live view (live.py) calls it with what it has read so far."""
+    publish = published(task_id, same)
     server = next((s for s in same if s["kind"] == "SpanKind.SERVER"), None)
     run = next((s for s in same if s["name"].startswith("run/")), None)
     stores = [
@@ -116,11 +134,9 @@ def build(task_id: str, paths: Paths) -> Timeline:
         for s in same
         if s["name"].split(" ")[-1] in FINAL_STATES and s["name"].startswith("store ")
     ]
-    request_id = trace_id.removeprefix("0x")
-    access = next(
-        (r for r in read_jsonl(paths.access_log, request_id) if r["request_id"] == request_id),
-        None,
-    )
+    if publish is None:
+        raise TraceIncomplete(f"the span that published task {task_id} is not there yet")
+    request_id = publish["context"]["trace_id"].removeprefix("0x")
     for piece, name in (
         (server, "the Flask request span"),
         (run, "the worker's run span"),
