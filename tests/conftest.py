@@ -27,12 +27,24 @@ def pytest_runtest_setup(item):
 
 
 # The packages whose tests share one running step (a package-scoped `stack`): `make test` runs
-# each on one pytest process (--dist loadgroup), so the step starts once, not once per file.
+# each on one pytest process, so the step starts once, not once per process.
 SHARED_STACKS = ("step02", "step03", "step04")
 
 
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        package = item.path.parent.name
-        if package in SHARED_STACKS and item.path.parent.parent.name == "tests":
-            item.add_marker(pytest.mark.xdist_group(package))
+def pytest_xdist_make_scheduler(config, log):
+    """With `--dist loadgroup`: one package of SHARED_STACKS is one unit of work, every other
+    test its own. (pytest-xdist 3.8 groups by `xdist_group` marks by renaming each test's id,
+    which pytest 9.2 ignores: the marks had no effect, and both processes started every step.)
+    Bigger units go first (loadscope reorders them by size), so the steps start early."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class StepScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            parts = nodeid.split("/")
+            if len(parts) > 2 and parts[0] == "tests" and parts[1] in SHARED_STACKS:
+                return f"tests/{parts[1]}"
+            return nodeid
+
+    return StepScheduling(config, log)
