@@ -45,7 +45,7 @@ HEALTHY = for _ in $$(seq 60); do ids=$$($(COMPOSE) ps -q $(1)); test -n "$$ids"
 .PHONY: help setup bench doctor env services exercises exercise verify hint solution watch \
 	exercises-reset step01 step01-broken step01-docker check-step01 \
 	step02 step02-docker check-step02 step03 step03-docker check-step03 step04 step04-docker \
-	check-step04 ps trace stress demo faults room join room-send room-close notebooks notebooks-html slides slides-pdf test test-quick \
+	check-step04 ps trace live stress demo faults room join room-send room-close notebooks notebooks-html slides slides-pdf test test-quick \
 	test-docker lint clean
 
 help: ## list the targets (this page)
@@ -163,6 +163,9 @@ ps: setup ## the running step's processes: masters, workers, pools
 trace: setup ## one step-2 request hop by hop: make trace ID=<task_id>
 	@test -n "$(ID)" || { echo "Usage: make trace ID=<task_id>"; exit 2; }
 	@$(BIN)/python -m workshop trace $(ID) $(STEP_ARG)
+
+live: setup ## a projector view of the running step 2 on :8870: requests crossing the hops
+	@$(BIN)/python -m workshop live
 
 stress: setup ## load the running step: N requests, C at a time (step 2: TARGET=gunicorn)
 	@$(BIN)/python -m workshop stress -n $(N) -c $(C) $(if $(TARGET),--target $(TARGET)) \

@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     worker_prefix: str = ""
     worker_concurrency: int = Field(2, ge=1)
     flower_basic_auth: str | None = None  # user:password; unset: a random one per run
+    # `make live`: the projector view of the running step 2 (workshop/tools/live.py).
+    live_port: int = Field(8870, ge=1, le=65535)
     # CI=true: the tests FAIL when a service is missing instead of skipping.
     ci: bool = False
 
