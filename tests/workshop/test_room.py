@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 import amqp
 import httpx
@@ -21,6 +21,7 @@ import pytest
 from amqp.exceptions import AccessRefused, NotAllowed
 
 from tests.support.processes import Process
+from tests.support.services import SETTINGS
 from workshop.environment import env_with_venv
 from workshop.probe import free_port
 from workshop.settings import ROOT
@@ -28,8 +29,11 @@ from workshop.tools.room import permissions
 from workshop.waiting import wait_until
 
 pytestmark = pytest.mark.needs("rabbitmq", "rabbitmq-management")
-API = "http://127.0.0.1:15672/api"
-ADMIN = ("guest", "guest")
+# The tests' RabbitMQ and its administrator, as the tool finds them (guest on loopback).
+BROKER = urlsplit(SETTINGS.celery_broker_url)
+HOST, PORT = BROKER.hostname or "localhost", BROKER.port or 5672
+ADMIN = (unquote(BROKER.username or "guest"), unquote(BROKER.password or "guest"))
+API = f"http://{HOST}:15672/api"
 NAMES = ("alice", "bob", "carol", "dave", "erin")
 
 
@@ -54,9 +58,9 @@ class LearnersRoom:
     def password(self) -> str:
         return json.loads((self.run_dir / "room" / "room.json").read_text())["password"]
 
-    def url(self, vhost: str | None = None, password: str | None = None, port: int = 5672) -> str:
+    def url(self, vhost: str | None = None, password: str | None = None, port: int = PORT) -> str:
         return (
-            f"amqp://{self.name}:{password or self.password}@127.0.0.1:{port}/"
+            f"amqp://{self.name}:{password or self.password}@{HOST}:{port}/"
             f"{quote(self.name if vhost is None else vhost, safe='')}"
         )
 
@@ -70,7 +74,7 @@ def room(tmp_path) -> Iterator[LearnersRoom]:
     are deleted at the end whatever happened (the shared RabbitMQ is left as it was)."""
     name = f"roomtest-{secrets.token_hex(4)}"
     env = env_with_venv({"WORKSHOP_RUN_DIR": str(tmp_path), "COLUMNS": "200"})
-    env.pop("CELERY_BROKER_URL", None)  # guest on loopback, the management API's account too
+    env["CELERY_BROKER_URL"] = SETTINGS.celery_broker_url  # the management API's account too
     test_room = LearnersRoom(name, env, tmp_path)
     try:
         made = test_room.workshop("room", "--name", name)
@@ -190,7 +194,7 @@ def test_a_learners_credentials_are_refused_outside_the_room(room):
         # any message into any queue through the default exchange (the rpc:// results need it).
         attempt(lambda c: c.queue_purge(room.name))
         attempt(lambda c: c.basic_publish(message, "", room.name))
-        admin = amqp.Connection("127.0.0.1:5672", "guest", "guest", virtual_host=room.name)
+        admin = amqp.Connection(f"{HOST}:{PORT}", *ADMIN, virtual_host=room.name)
         admin.connect()
         try:
             assert admin.channel().queue_declare(room.name, passive=True).message_count == 1
@@ -204,7 +208,7 @@ def login(room: LearnersRoom, vhost: str) -> amqp.Connection:
     """The learner's user, logged in to `vhost`; publishes wait for the broker's confirm, so
     a refused one raises at once."""
     connection = amqp.Connection(
-        "127.0.0.1:5672",
+        f"{HOST}:{PORT}",
         userid=room.name,
         password=room.password,
         virtual_host=vhost,

@@ -36,7 +36,7 @@ from rich.console import Console
 from rich.table import Table
 
 from workshop.environment import env_with_venv
-from workshop.settings import ROOT, Settings
+from workshop.settings import ROOT, Settings, safe_url
 
 # Step 2's workers run step 1's app unchanged; its own worker module adds the hop tracing and a
 # PostgreSQL history that a learner's laptop does not have, so a room worker is step 1's.
@@ -526,7 +526,13 @@ def send_command(
     if room is None:
         console.print("✗ no room is open here: make room first.")
         return 2
-    sender = Sender(room)
+    from kombu.exceptions import OperationalError
+
+    try:
+        sender = Sender(room)
+    except (RoomError, OSError, OperationalError) as error:
+        console.print(f"✗ the room's RabbitMQ ({safe_url(room.admin_url())}): {error}")
+        return 1
     try:
         workers = sender.workers()
         if not workers:
