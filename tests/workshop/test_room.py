@@ -235,6 +235,10 @@ def test_make_room_is_idempotent_and_room_close_removes_everything(room):
     queue = room.api(f"/queues/{room.name}/{room.name}").json()
     assert queue["durable"] and not queue["auto_delete"], queue
 
+    other = room.workshop("room", "--name", f"{room.name}-other")
+    assert other.returncode == 2 and f"the room {room.name!r} is open here" in other.stdout
+    assert room.api(f"/vhosts/{room.name}-other").status_code == 404
+
     closed = room.workshop("room-close")
     assert closed.returncode == 0, closed.stdout + closed.stderr
     assert room.api(f"/vhosts/{room.name}").status_code == 404

@@ -218,7 +218,10 @@ def room_command(console: Console, name: str = "room") -> int:
         return 2
     broker = urlsplit(broker)._replace(path="").geturl()
     stored = load_room(settings)
-    password = stored.password if stored and stored.name == name else secrets.token_urlsafe(18)
+    if stored and stored.name != name:  # its password would be forgotten, the room left behind
+        console.print(f"✗ the room {stored.name!r} is open here: make room-close first.")
+        return 2
+    password = stored.password if stored else secrets.token_urlsafe(18)
     room = Room(name, password, broker, management_url(broker))
     try:
         prepare(room)
