@@ -174,7 +174,7 @@ stress: setup ## load the running step: N requests, C at a time (step 2: TARGET=
 bench: setup ## what each hop of step 2 costs, in rounds (QUICK=1: one; VARIANTS=1: worker settings too)
 	@$(BIN)/python -m workshop bench $(if $(QUICK),--quick) $(if $(VARIANTS),--variants)
 
-demo: setup ## for instructors: start step 2, 50 requests, spread, one timeline, stop
+demo: setup ## for instructors: step 2 and its live view, 50 requests, a worker killed, stop
 	@$(BIN)/python -m workshop demo $(STEP_ARG) $(PORT_ARG)
 
 faults: setup ## break a step under load (step 2; STEP=step03, step04: chords): anything lost?

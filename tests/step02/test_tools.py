@@ -8,6 +8,8 @@ import re
 import httpx
 import pytest
 
+from tests.support.commands import workshop
+from workshop.probe import free_port, port_in_use
 from workshop.waiting import wait_until
 
 
@@ -122,8 +124,20 @@ def test_stress_fails_when_accepted_tasks_do_not_finish(stack):
 
 
 def test_the_demo_runs_on_the_running_stack(stack):
-    done = stack.workshop("demo", "-n", "20", timeout=240)
+    live = free_port()
+    env = {**stack.env, "LIVE_PORT": str(live)}
+    done = workshop("demo", "-n", "20", env=env, timeout=240)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "already answers" in done.stdout  # it used this stack and did not stop it
     assert "One request, hop by hop" in done.stdout and "tasks per worker" in done.stdout
+    # The live view's address first, and it stopped with the demo.
+    assert f"The live view: http://localhost:{live}" in done.stdout
+    assert done.stdout.index("The live view") < done.stdout.index("One request, hop by hop")
+    assert not port_in_use(live)
+    # A worker killed mid-task: supervisord starts it again, and every task finishes.
+    assert (
+        "killed with SIGKILL" in done.stdout and "supervisord started worker1 again" in done.stdout
+    )
+    assert "4 of 4 tasks SUCCESS" in done.stdout and "Nothing lost." in done.stdout
+    stack.wait_for_both_workers(60)
     assert httpx.get(f"{stack.nginx}/health", timeout=5).status_code == 200
