@@ -208,10 +208,16 @@ class Board:
         except (KeyError, AttributeError):
             return
         self.any_span = True
+        attributes = span.get("attributes") or {}
+        # Only the traces of the rows: the clients' polls (GET /api/tasks/...) have spans too,
+        # many more of them, and would push the rows' spans out.
+        publishes = span.get("name", "").startswith("apply_async/")
+        posted = span.get("kind") == "SpanKind.SERVER" and attributes.get("http.method") == "POST"
+        if not (publishes or posted or trace_id in self.traces or trace_id in self.requests):
+            return
         spans = self.traces.get(trace_id, [])
         spans.append(span)
         bounded_put(self.traces, trace_id, spans, KEEP_TRACES)
-        attributes = span.get("attributes") or {}
         if span.get("name", "").startswith("apply_async/"):
             task_id = attributes.get("messaging.message.id")
             if task_id:
@@ -295,7 +301,9 @@ class Board:
             recent = [s for t, s in self.answers if t > now - MINUTE]
             done = [s for t, s in self.results if t > now - MINUTE]
             workers = [self.worker_row(worker, now) for worker in self.workers.values()]
-            tracing = self.any_span or self.spans_path.exists()
+            # Off when requests came and no span did (the spans file may be an older run's).
+            untraced = any(row["untraced"] for row in rows)
+            tracing = self.any_span or (self.spans_path.exists() and not untraced)
         return {
             "now": now,
             "rows": rows[:KEEP],
