@@ -1,6 +1,6 @@
 """Workshop commands: ``python -m workshop doctor|run|env|check|ps|trace|stress|demo|faults``,
 ``bench``, the exercises (``exercises|exercise|verify|hint|solution|watch``), ``notebooks-html``,
-``slides`` and ``test-docker``.
+``slides``, ``test-docker`` and the room as a cluster (``room|join|room-send|room-close``).
 
 Every command that concerns a step takes it from the registry (workshop/steps/).
 """
@@ -89,6 +89,18 @@ def main(argv: list[str] | None = None) -> int:
     docker_test.add_argument("steps", nargs="*", help=f"only these ({', '.join(names)})")
     docker_test.add_argument("--keep", action="store_true", help="leave the containers running")
     docker_test.add_argument("--compose", help="the compose command (default: found)")
+    room = commands.add_parser("room", help="for instructors: RabbitMQ ready for the room")
+    room.add_argument("--name", default="room", help="its virtual host, queue and user")
+    join = commands.add_parser("join", help="for learners: a worker of the room")
+    join.add_argument("url", help="the room's URL, as make room prints it")
+    join.add_argument("name", help="your name: the worker is <name>@<this machine>")
+    join.add_argument("--concurrency", type=int, default=2, help="pool processes")
+    send = commands.add_parser("room-send", help="for instructors: load the room, count")
+    send.add_argument("-n", "--tasks", type=int, default=500)
+    send.add_argument("--seconds", type=float, default=0.5, help="simulated work per task")
+    send.add_argument("--timeout", type=float, default=120, help="seconds to wait for them")
+    send.add_argument("--json", action="store_true", help="the outcome as JSON")
+    commands.add_parser("room-close", help="for instructors: delete the room's vhost and user")
     args = parser.parse_args(argv)
 
     # soft_wrap: one check, one line, whatever the width (logs and grep stay readable).
@@ -121,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         from workshop.tools.ps import ps_command
 
         return ps_command(args.step, console)
+    if args.command in ("room", "join", "room-send", "room-close"):
+        return room_command(args, console)
     if args.command in ("exercises", "exercise", "verify", "hint", "solution", "watch"):
         return exercise_command(args, console)
     from workshop.tools import pick
@@ -202,6 +216,18 @@ def exercise_command(args: argparse.Namespace, console: Console) -> int:
     except exercises.Refused as refusal:
         console.print(f"[red]{refusal}[/]")
         return 2
+
+
+def room_command(args: argparse.Namespace, console: Console) -> int:
+    from workshop.tools import room
+
+    if args.command == "room":
+        return room.room_command(console, args.name)
+    if args.command == "join":
+        return room.join_command(args.url, args.name, args.concurrency, console)
+    if args.command == "room-send":
+        return room.send_command(args.tasks, args.seconds, args.timeout, args.json, console)
+    return room.close_command(console)
 
 
 def bad_settings(error: ValidationError) -> str:
