@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -293,3 +294,65 @@ def test_the_board_without_spans_and_with_bounded_memory(tmp_path):
     assert row["untraced"] and row["state"] == "answered"
     assert [s["hop"] for s in row["segments"]] == ["nginx"]
     assert row["segments"][0]["to"] - row["segments"][0]["from"] == pytest.approx(0.004, abs=1e-6)
+
+
+def span(trace: str, name: str, kind: str, at: float, **attributes) -> str:
+    iso = datetime.fromtimestamp(at, UTC).isoformat().replace("+00:00", "Z")
+    return json.dumps(
+        {
+            "name": name,
+            "context": {"trace_id": f"0x{trace}"},
+            "kind": kind,
+            "start_time": iso,
+            "end_time": iso,
+            "attributes": attributes,
+        }
+    )
+
+
+def test_a_burst_keeps_each_rows_nginx_line_whatever_the_order_of_the_files(tmp_path):
+    """200 requests at once: Nginx logs them in one order, the spans come in another; every row
+    kept still has its Nginx bar, and the minute's figures count every request."""
+    paths = Paths(spans=tmp_path / "spans.jsonl", access_log=tmp_path / "access.log")
+    board = live_tool.Board(paths, ["worker1@here"])
+    now, count = time.time(), 200
+    ids = [f"{n:032x}" for n in range(count)]
+    paths.access_log.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "msec": now - 5,
+                    "request_id": rid,
+                    "request": "POST /api/process_data HTTP/1.1",
+                    "status": 202,
+                    "request_time": 0.003,
+                }
+            )
+            + "\n"
+            for rid in ids
+        )
+    )
+    paths.spans.write_text(
+        "".join(
+            span(
+                rid, "POST /api/process_data", "SpanKind.SERVER", now - 5, **{"http.method": "POST"}
+            )
+            + "\n"
+            + span(
+                rid,
+                "apply_async/t",
+                "SpanKind.PRODUCER",
+                now - 5,
+                **{"messaging.message.id": f"task-{rid}"},
+            )
+            + "\n"
+            for rid in reversed(ids)
+        )
+    )
+    board.read_files()
+    snapshot = board.snapshot()
+    assert len(snapshot["rows"]) == live_tool.KEEP
+    assert snapshot["minute"]["requests"] == count
+    for row in snapshot["rows"]:
+        assert [s["hop"] for s in row["segments"]][:3] == ["nginx", "flask", "publish"], row
+        assert row["state"] == "queued" and row["task_id"] == f"task-{row['id']}"

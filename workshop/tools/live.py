@@ -129,7 +129,6 @@ class Task:
 class Request:
     request_id: str
     seen: float
-    access: dict | None = None
     task_id: str | None = None
 
 
@@ -171,7 +170,10 @@ class Board:
         self.spans = Tail(paths.spans, from_end)
         self.spans_path = paths.spans
         self.known_workers = workers
-        self.requests: OrderedDict[str, Request] = OrderedDict()
+        self.requests: OrderedDict[str, Request] = OrderedDict()  # the rows
+        # What a row is drawn from, kept longer than the rows: a burst's access lines and spans
+        # come in different orders, and a row made again later finds them.
+        self.lines: OrderedDict[str, dict] = OrderedDict()
         self.traces: OrderedDict[str, list[dict]] = OrderedDict()
         self.tasks: OrderedDict[str, Task] = OrderedDict()
         self.task_request: dict[str, str] = {}
@@ -198,8 +200,8 @@ class Board:
         self.answers.append((line.get("msec", time.time()), line.get("request_time", 0.0)))
         method, _, rest = line.get("request", "").partition(" ")
         if method == "POST" and rest.startswith(TASK_API):
+            bounded_put(self.lines, request_id, line, KEEP_TRACES)
             request = self.requests.get(request_id) or Request(request_id, time.time())
-            request.access = line
             bounded_put(self.requests, request_id, request, KEEP)
 
     def on_span(self, span: dict) -> None:
@@ -218,6 +220,9 @@ class Board:
         spans = self.traces.get(trace_id, [])
         spans.append(span)
         bounded_put(self.traces, trace_id, spans, KEEP_TRACES)
+        name = span.get("name", "")
+        if name.startswith("store ") and name.split(" ")[-1] in ("SUCCESS", "FAILURE"):
+            self.count_result(trace_id, spans, epoch(span["end_time"]))
         if span.get("name", "").startswith("apply_async/"):
             task_id = attributes.get("messaging.message.id")
             if task_id:
@@ -225,8 +230,19 @@ class Board:
                 request.task_id = task_id
                 bounded_put(self.requests, trace_id, request, KEEP)
                 self.task_request[task_id] = trace_id
-                if len(self.task_request) > 4 * KEEP:
+                if len(self.task_request) > 2 * KEEP_TRACES:  # more than the tasks kept
                     self.task_request.pop(next(iter(self.task_request)))
+
+    def count_result(self, trace_id: str, spans: list[dict], end: float) -> None:
+        """From Nginx's first byte (else Flask's) to the stored result, for the minute's p50
+        and p99; once per trace."""
+        line = self.lines.get(trace_id)
+        server = next((s for s in spans if s.get("kind") == "SpanKind.SERVER"), None)
+        if trace_id in self.counted or (line is None and server is None):
+            return
+        begun = line["msec"] - line["request_time"] if line else epoch(server["start_time"])
+        self.results.append((end, end - begun))
+        bounded_put(self.counted, trace_id, True, 8 * KEEP)
 
     # -- Celery's events -----------------------------------------------------------------
     def on_event(self, event: dict) -> None:
@@ -250,7 +266,7 @@ class Board:
             if not task_id:
                 return
             task = self.tasks.get(task_id) or Task(task_id, time.time())
-            bounded_put(self.tasks, task_id, task, KEEP)
+            bounded_put(self.tasks, task_id, task, KEEP_TRACES)
             if kind == "task-received":
                 for earlier in task.attempts:
                     if not earlier.outcome:  # its worker died before acknowledging it
@@ -336,7 +352,7 @@ class Board:
     def row(self, request: Request, now: float) -> dict:
         task = self.tasks.get(request.task_id) if request.task_id else None
         spans = self.traces.get(request.request_id, [])
-        access = request.access
+        access = self.lines.get(request.request_id)
         segments, exact = [], False
         if request.task_id and spans:
             try:
@@ -355,9 +371,6 @@ class Board:
                 ]
                 if task is not None and task.redelivered:
                     segments = with_attempts(segments, task)
-                if request.task_id not in self.counted:  # once, for the minute's figures
-                    self.results.append((segments[-1]["to"], timeline.total_ms / 1000))
-                    bounded_put(self.counted, request.task_id, True, 8 * KEEP)
         if not exact:
             segments = provisional(access, spans, task, now)
         untraced = (

@@ -73,7 +73,8 @@ function drawRows() {
   const at = now(), left = at - WINDOW;
   const rows = byId("rows");
   // As many as fit: the list clips the rest (a row is 2.2rem high).
-  const fit = Math.max(1, Math.floor(rows.clientHeight / (2.2 * parseFloat(getComputedStyle(document.body).fontSize))));
+  const rem = parseFloat(getComputedStyle(document.documentElement).fontSize);
+  const fit = Math.max(1, Math.floor(rows.clientHeight / (2.2 * rem)));
   rows.replaceChildren(...board.rows.slice(0, fit).map((row) => drawRow(row, left, at)));
   byId("empty").hidden = board.rows.length > 0;
 }
