@@ -22,6 +22,8 @@ import httpx
 import psutil
 import pytest
 
+from tests.step02.conftest import Stack02
+from tests.support.launched import launched
 from workshop.probe import find_binary, free_port
 from workshop.settings import ROOT
 from workshop.tools import live as live_tool
@@ -227,6 +229,39 @@ def test_1024x768_scrolls_nothing(browser, live, stack):
         page.screenshot(path=SHOTS / "live-1024x768.png")
     finally:
         context.close()
+
+
+@browser_test
+def test_with_tracing_off_the_page_says_so_and_shows_what_is_known(browser, tmp_path_factory):
+    """A step 2 of its own with OTEL_SDK_DISABLED=true: no span at all. The request shows
+    Nginx's own time; its task, known from the workers' events alone, a row of its own."""
+    run_dir = tmp_path_factory.mktemp("untraced")
+    untraced = Stack02("step02", run_dir, GUNICORN_WORKERS="1", OTEL_SDK_DISABLED="true")
+    with launched(untraced):
+        view = LiveView(untraced.env, run_dir / "live.log")
+        context = browser.new_context(viewport={"width": 1280, "height": 720})
+        try:
+            page = context.new_page()
+            page.set_default_timeout(20_000)
+            page.goto(view.url)
+            page.wait_for_selector("#workers li")
+            answer = httpx.post(f"{untraced.nginx}/api/process_data", json={"seconds": 0.5})
+            assert answer.status_code == 202, answer.text
+            row = f".row[data-id='{answer.headers['x-request-id']}']"
+            page.wait_for_selector(f"{row} .note-untraced")
+            assert page.get_attribute(row, "data-state") == "answered"
+            hops = page.locator(f"{row} .bar").evaluate_all("bars => bars.map(b => b.dataset.hop)")
+            assert hops == ["nginx"]
+            assert "tracing is off" in page.text_content("#status")
+            task = f".row[data-task='{answer.json()['task_id']}'][data-state=done]"
+            page.wait_for_selector(task)  # from the events: received, started, succeeded
+            hops = page.locator(f"{task} .bar").evaluate_all("bars => bars.map(b => b.dataset.hop)")
+            assert hops == ["queue", "worker"]
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=SHOTS / "live-tracing-off.png")
+        finally:
+            context.close()
+            assert view.interrupt() == 0, view.log.read_text()
 
 
 @pytest.mark.needs("rabbitmq", "postgresql", "nginx")

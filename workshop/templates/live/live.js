@@ -109,7 +109,7 @@ function receive(data) {
   offset = board.now - Date.now() / 1000;
   byId("title").textContent = board.title;
   document.body.dataset.tracing = board.tracing ? "on" : "off";
-  say(board.tracing ? "live" : "live · tracing is off (OTEL_SDK_DISABLED): Nginx's own time only", !board.tracing);
+  say(board.tracing ? "live" : "live · tracing is off (OTEL_SDK_DISABLED): Nginx's time, and the tasks from the workers' events", !board.tracing);
   drawSide();
   drawRows();
 }
