@@ -265,6 +265,21 @@ def test_with_tracing_off_the_page_says_so_and_shows_what_is_known(browser, tmp_
 
 
 @pytest.mark.needs("rabbitmq", "postgresql", "nginx")
+def test_a_stream_ends_when_its_client_leaves(live):
+    def streams() -> list:
+        """The view's open connections on its port (a closed one is gone, not half-open)."""
+        connections = psutil.Process(live.popen.pid).net_connections("tcp")
+        return [c for c in connections if c.laddr.port == live.port and c.status != "LISTEN"]
+
+    with httpx.stream("GET", f"{live.url}/events", timeout=10) as stream:
+        lines = stream.iter_lines()
+        assert next(line for line in lines if line.startswith("event:")) == "event: board"
+        assert len(streams()) == 1
+    wait_until(lambda: not streams(), 5, what="the view closing the stream of a client gone")
+    assert httpx.get(f"{live.url}/board.json", timeout=5).status_code == 200  # still serving
+
+
+@pytest.mark.needs("rabbitmq", "postgresql", "nginx")
 def test_ctrl_c_ends_the_open_streams_and_the_view(stack, tmp_path):
     view = LiveView(stack.env, tmp_path / "live.log")
     try:
