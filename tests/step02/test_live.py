@@ -406,3 +406,65 @@ def test_a_burst_keeps_each_rows_nginx_line_whatever_the_order_of_the_files(tmp_
     for row in snapshot["rows"]:
         assert [s["hop"] for s in row["segments"]][:3] == ["nginx", "flask", "publish"], row
         assert row["state"] == "queued" and row["task_id"] == f"task-{row['id']}"
+
+
+def events_board(monkeypatch, tmp_path) -> live_tool.Board:
+    """A board fed with Celery's events alone; its tasks are rows at once."""
+    monkeypatch.setattr(live_tool, "NO_SPANS_AFTER", -1)
+    paths = Paths(spans=tmp_path / "spans.jsonl", access_log=tmp_path / "access.log")
+    return live_tool.Board(paths, ["w1@here", "w2@here"])
+
+
+def feed(board: live_tool.Board, *events: tuple[str, str, int]) -> dict:
+    """(type, worker, pid) events of the task "t", a second apart (after those fed before);
+    the task's row."""
+    for kind, worker, pid in events:
+        board.clock = getattr(board, "clock", time.time() - 30) + 1
+        for name, its_pid in (("w1@here", 11), ("w2@here", 22)):  # both send heartbeats
+            beat = {"type": "worker-heartbeat", "hostname": name, "pid": its_pid, "freq": 30}
+            board.on_event({**beat, "timestamp": board.clock})
+        event = {"type": kind, "hostname": worker, "pid": pid, "uuid": "t"}
+        if kind == "task-rejected":
+            event["requeue"] = True
+        board.on_event({**event, "timestamp": board.clock})
+    return next(row for row in board.snapshot()["rows"] if row["task_id"] == "t")
+
+
+def test_a_worker_killed_is_gone_and_its_task_redelivered(monkeypatch, tmp_path):
+    board = events_board(monkeypatch, tmp_path)
+    row = feed(
+        board,
+        ("task-received", "w1@here", 11),
+        ("task-started", "w1@here", 11),
+        ("task-received", "w2@here", 22),  # RabbitMQ delivered it again: w1 died
+    )
+    assert row["redelivered"] and row["state"] == "queued"
+    assert [(s["hop"], s.get("lost", False)) for s in row["segments"]] == [
+        ("queue", False),
+        ("worker", True),
+        ("queue", False),
+    ]
+    workers = {w["name"]: w for w in board.snapshot()["workers"]}
+    assert workers["w1@here"]["gone_pids"] == [11] and workers["w2@here"]["gone_pids"] == []
+    row = feed(board, ("task-started", "w2@here", 22), ("task-succeeded", "w2@here", 22))
+    assert row["state"] == "done" and row["attempts"] == ["w1@here", "w2@here"]
+
+
+def test_a_pool_process_killed_gives_the_task_back_and_its_worker_lives(monkeypatch, tmp_path):
+    board = events_board(monkeypatch, tmp_path)
+    row = feed(
+        board,
+        ("task-received", "w1@here", 11),
+        ("task-started", "w1@here", 11),
+        ("task-rejected", "w1@here", 11),  # task_reject_on_worker_lost: back to the queue
+    )
+    assert row["state"] == "queued" and row["segments"][-1] == {
+        "hop": "queue",
+        "from": row["segments"][-2]["to"],
+        "to": None,
+    }
+    row = feed(board, ("task-received", "w1@here", 11), ("task-started", "w1@here", 11))
+    assert row["redelivered"] and row["state"] == "running"
+    workers = {w["name"]: w for w in board.snapshot()["workers"]}
+    assert workers["w1@here"]["gone_pids"] == [] and workers["w1@here"]["state"] == "up"
+    assert workers["w1@here"]["running"] == ["t"]

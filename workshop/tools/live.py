@@ -102,7 +102,9 @@ class Attempt:
     received: float
     started: float | None = None
     ended: float | None = None
-    outcome: str = ""  # succeeded, failed, or lost (the worker died: delivered again)
+    # succeeded, failed; lost: the worker died, RabbitMQ delivers the message again; requeued:
+    # its pool process died, the worker gave the message back (task_reject_on_worker_lost)
+    outcome: str = ""
 
 
 @dataclass
@@ -122,7 +124,7 @@ class Task:
         last = self.attempts[-1]
         if last.outcome in ("succeeded", "failed"):
             return {"succeeded": "done", "failed": "failed"}[last.outcome]
-        return "running" if last.started else "queued"
+        return "running" if last.started and not last.outcome else "queued"
 
 
 @dataclass
@@ -282,6 +284,10 @@ class Board:
                 attempt.started = when
                 if task_id not in worker.running:
                     worker.running.append(task_id)
+            elif kind == "task-rejected" and event.get("requeue"):
+                attempt.outcome, attempt.ended = "requeued", when
+                with contextlib.suppress(ValueError):
+                    worker.running.remove(task_id)
             elif kind in ("task-succeeded", "task-failed"):
                 attempt.outcome = "succeeded" if kind == "task-succeeded" else "failed"
                 attempt.ended = when
@@ -448,14 +454,14 @@ def provisional(access: dict | None, spans: list[dict], task: Task | None, now: 
         segments.append({"hop": "queue", "from": cursor, "to": max(cursor, attempt.started)})
         bar = {"hop": "worker", "from": attempt.started, "to": attempt.ended}
         bar["worker"] = attempt.worker
-        if attempt.outcome == "lost":
+        if attempt.outcome in ("lost", "requeued"):
             bar["lost"] = True
         segments.append(bar)
         cursor = attempt.ended
         if cursor is None:
             return segments
-    if not task.attempts and cursor is not None:
-        segments.append({"hop": "queue", "from": cursor, "to": None})
+    if (not task.attempts or task.attempts[-1].outcome == "requeued") and cursor is not None:
+        segments.append({"hop": "queue", "from": cursor, "to": None})  # back in the queue
     return segments
 
 
