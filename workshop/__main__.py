@@ -1,4 +1,4 @@
-"""Workshop commands: ``python -m workshop doctor|run|env|check|ps|trace|stress|demo|faults``,
+"""Workshop commands: ``python -m workshop doctor|run|env|check|ps|trace|live|stress|demo|faults``,
 ``bench``, the exercises (``exercises|exercise|verify|hint|solution|watch``), ``notebooks-html``,
 ``slides``, ``test-docker`` and the room as a cluster (``room|join|room-send|room-close``).
 
@@ -58,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     bench = commands.add_parser("bench", help="what each hop of step 2 costs, against floors")
     bench.add_argument("--quick", action="store_true", help="one short round")
     bench.add_argument("--variants", action="store_true", help="and the workers' settings")
+    live = commands.add_parser("live", help="a projector view of the running step 2, in a page")
+    live.add_argument("--step", choices=names)
     demo = commands.add_parser("demo", parents=[port], help="a step for an audience, end to end")
     demo.add_argument("--step", choices=names)
     demo.add_argument("-n", "--requests", type=int, default=50)
@@ -144,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         "trace": lambda s: s.tracing,
         "stress": lambda s: s.task_api,
         "demo": lambda s: s.task_api and s.tracing,
+        "live": lambda s: s.task_api and s.tracing,
         "faults": lambda s: s.task_api and s.history,
     }
     step = pick(args.step, needs.get(args.command, bool))
@@ -189,6 +192,10 @@ def main(argv: list[str] | None = None) -> int:
             args.timeout,
         )
         return code
+    if args.command == "live":
+        from workshop.tools.live import live
+
+        return live(env, env.settings.live_port, console)
     if args.command == "faults":
         from workshop.tools.faults import faults
 

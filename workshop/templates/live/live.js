@@ -97,7 +97,8 @@ function drawSide() {
     return item;
   }));
   const minute = board.minute;
-  byId("rate").textContent = minute.rate.toFixed(1);
+  byId("rate").textContent = minute.rate.toFixed(minute.rate < 1 ? 2 : 1);
+  byId("count").textContent = `${minute.requests} requests, ${minute.done} results`;
   byId("p50").textContent = ms(minute.p50_ms);
   byId("p99").textContent = ms(minute.p99_ms);
   byId("done-p50").textContent = ms(minute.done_p50_ms);
