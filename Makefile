@@ -164,8 +164,8 @@ trace: setup ## one step-2 request hop by hop: make trace ID=<task_id>
 	@test -n "$(ID)" || { echo "Usage: make trace ID=<task_id>"; exit 2; }
 	@$(BIN)/python -m workshop trace $(ID) $(STEP_ARG)
 
-live: setup ## a projector view of the running step 2 on :8870: requests crossing the hops
-	@$(BIN)/python -m workshop live
+live: setup ## a projector view of the running step 2 on :8870: requests crossing the hops (ROOM=1: the room)
+	@$(BIN)/python -m workshop live $(if $(ROOM),--room)
 
 stress: setup ## load the running step: N requests, C at a time (step 2: TARGET=gunicorn)
 	@$(BIN)/python -m workshop stress -n $(N) -c $(C) $(if $(TARGET),--target $(TARGET)) \

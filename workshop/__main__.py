@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--variants", action="store_true", help="and the workers' settings")
     live = commands.add_parser("live", help="a projector view of the running step 2, in a page")
     live.add_argument("--step", choices=names)
+    live.add_argument("--room", action="store_true", help="the room as a cluster (make room)")
     demo = commands.add_parser("demo", parents=[port], help="a step for an audience, end to end")
     demo.add_argument("--step", choices=names)
     demo.add_argument("-n", "--requests", type=int, default=50)
@@ -139,6 +140,12 @@ def main(argv: list[str] | None = None) -> int:
         return room_command(args, console)
     if args.command in ("exercises", "exercise", "verify", "hint", "solution", "watch"):
         return exercise_command(args, console)
+    if args.command == "live" and args.room:  # no step: the room's own broker and workers
+        from workshop.settings import Settings
+        from workshop.tools.live import live_room
+
+        settings = Settings()
+        return live_room(settings, settings.live_port, console)
     from workshop.tools import pick
 
     # What a step must have for the command: `make stress` loads a task API, and so on.

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import signal
 import stat
 import subprocess
 import sys
@@ -23,7 +24,7 @@ from amqp.exceptions import AccessRefused, NotAllowed
 from tests.support.processes import Process
 from tests.support.services import SETTINGS
 from workshop.environment import env_with_venv
-from workshop.probe import free_port
+from workshop.probe import find_binary, free_port
 from workshop.settings import ROOT
 from workshop.tools.room import permissions
 from workshop.waiting import wait_until
@@ -35,6 +36,7 @@ HOST, PORT = BROKER.hostname or "localhost", BROKER.port or 5672
 ADMIN = (unquote(BROKER.username or "guest"), unquote(BROKER.password or "guest"))
 API = f"http://{HOST}:15672/api"
 NAMES = ("alice", "bob", "carol", "dave", "erin")
+SHOTS = ROOT / "build" / "screenshots"
 
 
 @dataclass
@@ -85,8 +87,20 @@ def room(tmp_path) -> Iterator[LearnersRoom]:
         httpx.delete(f"{API}/users/{name}", auth=ADMIN, timeout=10)
 
 
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(240)
+@pytest.mark.needs("chromium")
 def test_five_learners_run_200_tasks_and_two_killed_lose_none(room, tmp_path):
+    """And the live view of the room (make live ROOM=1) shows it: five workers, the two killed
+    ones gone, the 200 tasks each ran, the redelivered ones; asserted from the page."""
+    view_port = free_port()
+    view = Process(
+        "live",
+        [sys.executable, "-m", "workshop", "live", "--room"],
+        tmp_path,
+        {**room.env, "LIVE_PORT": str(view_port)},
+        ROOT,
+    )
+    view.wait_for_log(f"http://localhost:{view_port}", timeout=30)
     workers = {
         name: Process(
             name,
@@ -124,12 +138,16 @@ def test_five_learners_run_200_tasks_and_two_killed_lose_none(room, tmp_path):
             )
             workers[name].kill()  # SIGKILL to the main process and its pool, at once
         out, err = send.communicate(timeout=120)
+        shown = the_room_in_the_live_view(f"http://127.0.0.1:{view_port}")
     finally:
         for worker in workers.values():
             worker.kill()
         if "send" in locals() and send.poll() is None:
             send.kill()
+        view.popen.send_signal(signal.SIGINT)  # Ctrl-C
+        view.popen.wait(15)
     assert send.returncode == 0, f"room-send exited {send.returncode}:\n{out}\n{err}"
+    assert "The live view stopped." in view.log() and "Traceback" not in view.log(), view.log()
     outcome = json.loads(out)
     assert (outcome["sent"], outcome["finished"], outcome["lost"]) == (200, 200, 0), outcome
     ran = {name.split("@")[0]: counts["ran"] for name, counts in outcome["workers"].items()}
@@ -141,6 +159,63 @@ def test_five_learners_run_200_tasks_and_two_killed_lose_none(room, tmp_path):
     for name in ("alice", "bob"):
         counts = outcome["workers"][next(w for w in outcome["workers"] if w.startswith(name))]
         assert counts["received"] > counts["ran"], f"{name}: {counts}"
+    # The page said the same: every worker and what it ran, the two killed, the redelivered.
+    assert shown["ran"] == {n.split("@")[0]: c["ran"] for n, c in outcome["workers"].items()}
+    assert shown["gone"] == ["alice", "bob"], shown
+    assert shown["redelivered"] == outcome["redelivered"], shown
+
+
+def the_room_in_the_live_view(url: str) -> dict:
+    """The page in Debian's Chromium, once it counts 200 tasks run: what each worker ran, which
+    are gone, how many tasks were redelivered; a screenshot in build/screenshots/."""
+    from playwright.sync_api import TimeoutError as PageTimeout
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=find_binary("chromium"), args=["--no-sandbox"]
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 720})
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(url)
+            # Killed workers are gone two heartbeats (2 s each) after their last one.
+            try:
+                page.wait_for_function(
+                    """() => {
+                    const items = [...document.querySelectorAll('#workers li')];
+                    const ran = items.reduce((sum, li) => sum + Number(li.dataset.ran), 0);
+                    const gone = items.filter((li) => li.dataset.state === 'gone').length;
+                    return items.length === 5 && ran === 200 && gone === 2;
+                }""",
+                    timeout=30_000,
+                )
+            except PageTimeout:
+                board = httpx.get(f"{url}/board.json", timeout=5).json()
+                pytest.fail(f"the page never showed the whole room; its board: {board}")
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SHOTS / "live-room.png"))
+            shown = page.evaluate(
+                """() => {
+                    const items = [...document.querySelectorAll('#workers li')];
+                    return {
+                        ran: Object.fromEntries(items.map((li) => [
+                            li.dataset.name.split('@')[0], Number(li.dataset.ran)])),
+                        gone: items.filter((li) => li.dataset.state === 'gone')
+                            .map((li) => li.dataset.name.split('@')[0]).sort(),
+                        redelivered: Number(document.getElementById('again').textContent),
+                        mode: document.body.dataset.mode,
+                        scrolls: document.documentElement.scrollHeight > innerHeight
+                            || document.documentElement.scrollWidth > innerWidth,
+                    };
+                }"""
+            )
+            assert errors == [], errors
+            assert shown["mode"] == "room" and not shown["scrolls"], shown
+            return shown
+        finally:
+            browser.close()
 
 
 def refused(action, error=AccessRefused) -> str:

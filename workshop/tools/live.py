@@ -13,6 +13,10 @@ Where the figures come from, all read incrementally (nothing is read twice):
 - RabbitMQ's management API, once a second at most.
 
     python -m workshop live            # then open http://localhost:8870
+
+With --room (`make live ROOM=1`), the same page follows the room as a cluster instead (make room,
+workshop/tools/room.py): the room's queue and the workers that joined it, from the events in
+the room's virtual host; no Nginx and no spans there, so each task is a row of its own.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from rich.console import Console
 
 from workshop.environment import StepEnvironment
 from workshop.probe import port_in_use
-from workshop.settings import ROOT, scheme
+from workshop.settings import ROOT, Settings, scheme
 from workshop.tools import launcher_pid
 from workshop.tools.trace import Paths, TraceIncomplete, epoch, join
 
@@ -141,6 +145,7 @@ class Worker:
     freq: float = 2.0
     heartbeat: float = 0.0
     processed: int = 0
+    succeeded: int = 0  # the task-succeeded events seen since the view started
     running: list[str] = field(default_factory=list)
     gone_pids: list[int] = field(default_factory=list)  # incarnations that died
     offline: bool = False
@@ -166,11 +171,14 @@ def percentile(values: list[float], share: float) -> float | None:
 class Board:
     """Everything the page shows, fed by the file tails and the events thread."""
 
-    def __init__(self, paths: Paths, workers: list[str], from_end: bool = True):
+    def __init__(self, paths: Paths | None, workers: list[str] | None, from_end: bool = True):
+        """`paths` None: no Nginx log and no spans (the room); `workers` None: every worker
+        whose events come is shown (the room's learners join under names of their own)."""
         self.lock = threading.Lock()
-        self.access = Tail(paths.access_log, from_end)
-        self.spans = Tail(paths.spans, from_end)
-        self.spans_path = paths.spans
+        self.room = paths is None
+        self.access = Tail(paths.access_log, from_end) if paths else None
+        self.spans = Tail(paths.spans, from_end) if paths else None
+        self.spans_path = paths.spans if paths else None
         self.known_workers = workers
         self.requests: OrderedDict[str, Request] = OrderedDict()  # the rows
         # What a row is drawn from, kept longer than the rows: a burst's access lines and spans
@@ -179,15 +187,19 @@ class Board:
         self.traces: OrderedDict[str, list[dict]] = OrderedDict()
         self.tasks: OrderedDict[str, Task] = OrderedDict()
         self.task_request: dict[str, str] = {}
-        self.workers: dict[str, Worker] = {name: Worker(name) for name in workers}
+        self.workers: dict[str, Worker] = {name: Worker(name) for name in workers or []}
         self.answers: deque[tuple[float, float]] = deque(maxlen=50_000)  # (when, seconds)
         self.results: deque[tuple[float, float]] = deque(maxlen=50_000)
         self.counted: OrderedDict[str, bool] = OrderedDict()  # tasks in self.results
         self.queue: dict = {"known": False}
         self.any_span = False
+        self.again: set[str] = set()  # every task received a second time, since the start
+        self.runs: deque[tuple[float, float]] = deque(maxlen=50_000)  # (when, run time) of each
 
     # -- the files -----------------------------------------------------------------------
     def read_files(self) -> None:
+        if self.access is None or self.spans is None:
+            return
         lines, spans = self.access.read(), self.spans.read()
         with self.lock:
             for line in lines:
@@ -249,11 +261,11 @@ class Board:
     # -- Celery's events -----------------------------------------------------------------
     def on_event(self, event: dict) -> None:
         name = event.get("hostname", "")
-        if name not in self.known_workers:
+        if self.known_workers is not None and name not in self.known_workers:
             return  # another step's worker on the same broker
         kind, when = event.get("type", ""), event.get("timestamp") or time.time()
         with self.lock:
-            worker = self.workers[name]
+            worker = self.workers.get(name) or self.workers.setdefault(name, Worker(name))
             pid = event.get("pid")
             if kind.startswith("worker-"):
                 if pid and worker.pid and pid != worker.pid:
@@ -270,6 +282,8 @@ class Board:
             task = self.tasks.get(task_id) or Task(task_id, time.time())
             bounded_put(self.tasks, task_id, task, KEEP_TRACES)
             if kind == "task-received":
+                if task.attempts:
+                    self.again.add(task_id)
                 for earlier in task.attempts:
                     if not earlier.outcome:  # its worker died before acknowledging it
                         earlier.outcome, earlier.ended = "lost", when
@@ -291,6 +305,9 @@ class Board:
             elif kind in ("task-succeeded", "task-failed"):
                 attempt.outcome = "succeeded" if kind == "task-succeeded" else "failed"
                 attempt.ended = when
+                if kind == "task-succeeded":
+                    worker.succeeded += 1
+                    self.runs.append((when, float(event.get("runtime") or 0.0)))
                 attempt.started = attempt.started or when
                 with contextlib.suppress(ValueError):
                     worker.running.remove(task_id)
@@ -317,7 +334,7 @@ class Board:
             # published from elsewhere): rows of their own once a span had time to come.
             for task in self.tasks.values():
                 alone = task.task_id not in linked and task.task_id not in self.task_request
-                if alone and now - task.seen > NO_SPANS_AFTER:
+                if alone and (self.room or now - task.seen > NO_SPANS_AFTER):
                     rows.append(self.row(Request("", task.seen, task_id=task.task_id), now))
             rows.sort(key=lambda row: row["start"], reverse=True)
             recent = [s for t, s in self.answers if t > now - MINUTE]
@@ -325,9 +342,15 @@ class Board:
             workers = [self.worker_row(worker, now) for worker in self.workers.values()]
             # Off when requests came and no span did (the spans file may be an older run's).
             untraced = any(row["untraced"] for row in rows)
-            tracing = self.any_span or (self.spans_path.exists() and not untraced)
+            tracing = self.any_span or bool(
+                self.spans_path and self.spans_path.exists() and not untraced
+            )
+            ran = [s for t, s in self.runs if t > now - MINUTE]
+            again = len(self.again)
         return {
             "now": now,
+            "mode": "room" if self.room else "step",
+            "redelivered": again,
             "rows": rows[:KEEP],
             "workers": workers,
             "queue": self.queue,
@@ -339,6 +362,11 @@ class Board:
                 "done": len(done),
                 "done_p50_ms": ms(percentile(done, 0.50)),
                 "done_p99_ms": ms(percentile(done, 0.99)),
+                # The workers' side (the room's panel): tasks run, and how long each ran.
+                "ran": len(ran),
+                "ran_rate": len(ran) / MINUTE,
+                "run_p50_ms": ms(percentile(ran, 0.50)),
+                "run_p99_ms": ms(percentile(ran, 0.99)),
             },
             "tracing": tracing,
         }
@@ -352,6 +380,7 @@ class Board:
             "state": "up" if alive else ("gone" if worker.heartbeat or worker.gone_pids else "?"),
             "running": list(worker.running) if alive else [],
             "processed": worker.processed,
+            "succeeded": worker.succeeded,
             "gone_pids": list(worker.gone_pids),
         }
 
@@ -501,11 +530,14 @@ class Events(threading.Thread):
 
     def run(self) -> None:
         from celery import Celery
+        from kombu import Connection
 
-        app = Celery("live", broker=self.broker, set_as_current=False)
+        app = Celery("live", set_as_current=False)
         while not self.stopping.is_set():
             try:
-                with app.connection_for_read() as connection:
+                # A connection of its own to this broker: Celery's broker_url would prefer
+                # a CELERY_BROKER_URL in the environment (another virtual host than the room's).
+                with Connection(self.broker, connect_timeout=5) as connection:
                     self.receiver = app.events.Receiver(connection, handlers={"*": self.on})
                     self.connected = True
                     for _ in self.receiver.consume(limit=None, timeout=None, wakeup=True):
@@ -641,30 +673,72 @@ def live(env: StepEnvironment, port: int, console: Console) -> int:
         )
         return 1
     if port_in_use(port):
-        console.print(
-            f"[red]✗ port {port} is taken[/]: another `make live`? Choose another: LIVE_PORT=8871"
-        )
-        return 1
+        return port_taken(port, console)
     paths = Paths.of(step, env.settings)
     board = Board(paths, env.worker_names())
     broker = env.variables.get("CELERY_BROKER_URL", env.settings.celery_broker_url)
     queue_url, auth = (None, ())
     if scheme(broker) == "amqp":
         queue_url, auth = management_api(broker, env.queue)
-    stopping = threading.Event()
-    readers = Readers(board, queue_url, auth)
-    events = Events(broker, board) if scheme(broker) == "amqp" else None
-    import uvicorn
-
-    app = make_app(board, f"{step.name} on :{front}", stopping)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
     console.print(
         f"[bold]The live view of {step.name}[/]: http://localhost:{port}  "
         f"(requests through Nginx on :{front}; Ctrl-C stops it)"
     )
     if not os.access(paths.access_log.parent, os.R_OK):
         console.print(f"  waiting for {paths.access_log}")
+    title = f"{step.name} on :{front}"
+    return serve(
+        board, title, port, broker if scheme(broker) == "amqp" else None, queue_url, auth, console
+    )
+
+
+def live_room(settings: Settings, port: int, console: Console) -> int:
+    """The room as a cluster (make room): its queue, and every worker that joined it."""
+    from workshop.tools.room import load_room, room_file
+
+    room = load_room(settings)
+    if room is None:
+        console.print(
+            f"[red]✗ no room is open here[/] ({room_file(settings)} does not exist): make room"
+        )
+        return 1
+    if port_in_use(port):
+        return port_taken(port, console)
+    broker = room.admin_url()  # the instructor's account, in the room's virtual host
+    queue_url, auth = management_api(broker, room.queue, room.management)
+    console.print(
+        f"[bold]The live view of the room {room.name!r}[/]: http://localhost:{port}  "
+        "(its workers as they join; Ctrl-C stops it)"
+    )
+    return serve(Board(None, None), f"the room {room.name}", port, broker, queue_url, auth, console)
+
+
+def port_taken(port: int, console: Console) -> int:
+    console.print(
+        f"[red]✗ port {port} is taken[/]: another `make live`? Choose another: LIVE_PORT=8871"
+    )
+    return 1
+
+
+def serve(
+    board: Board,
+    title: str,
+    port: int,
+    broker: str | None,
+    queue_url: str | None,
+    auth: tuple,
+    console: Console,
+) -> int:
+    """The page on `port` until Ctrl-C, fed by the readers and, on RabbitMQ, the events."""
+    import uvicorn
+
+    stopping = threading.Event()
+    readers = Readers(board, queue_url, auth)
+    events = Events(broker, board) if broker else None
+    config = uvicorn.Config(
+        make_app(board, title, stopping), host="127.0.0.1", port=port, log_level="warning"
+    )
+    server = uvicorn.Server(config)
     readers.start()
     if events:
         events.start()

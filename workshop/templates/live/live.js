@@ -86,21 +86,30 @@ function drawSide() {
   byId("queue-note").textContent = queue.known
     ? `${queue.consumers} consumers · RabbitMQ's management API (its figures lag up to 5 s)`
     : queue.why || "no figures";
+  const room = board.mode === "room";
+  byId("again").textContent = board.redelivered;
   const workers = byId("workers");
   workers.replaceChildren(...board.workers.map((worker) => {
-    const item = el("li", { "data-name": worker.name, "data-state": worker.state, "data-died": worker.gone_pids.length });
+    const item = el("li", { "data-name": worker.name, "data-state": worker.state, "data-died": worker.gone_pids.length, "data-ran": worker.succeeded });
     item.append(el("span", { class: "name" }, shortName(worker.name)));
-    item.append(` ${worker.state === "up" ? "pid " + worker.pid : worker.state} · ${worker.processed} done`);
+    // The room: what each learner's worker ran while the view watched; step 2: the worker's
+    // own count since it started (its heartbeats).
+    if (room) item.append(` ${worker.succeeded} ran${worker.state === "up" ? "" : " · " + worker.state}`);
+    else item.append(` ${worker.state === "up" ? "pid " + worker.pid : worker.state} · ${worker.processed} done`);
     item.append(el("span", { class: "runs" }, worker.running.length ? `runs ${worker.running.map(short).join(", ")}` : (worker.state === "up" ? "idle" : "")));
     if (worker.gone_pids.length)
       item.append(el("span", { class: "died" }, `killed: pid ${worker.gone_pids.join(", ")}${worker.state === "up" ? ", back as " + worker.pid : ""}`));
     return item;
   }));
   const minute = board.minute;
-  byId("rate").textContent = minute.rate.toFixed(minute.rate < 1 ? 2 : 1);
-  byId("count").textContent = `${minute.requests} requests, ${minute.done} results`;
-  byId("p50").textContent = ms(minute.p50_ms);
-  byId("p99").textContent = ms(minute.p99_ms);
+  const rate = room ? minute.ran_rate : minute.rate;
+  byId("rate").textContent = rate.toFixed(rate < 1 ? 2 : 1);
+  byId("rate-unit").textContent = room ? "tasks/s" : "req/s";
+  byId("p-label").textContent = room ? "run" : "answer";
+  byId("done-line").hidden = room;
+  byId("count").textContent = room ? `${minute.ran} tasks ran` : `${minute.requests} requests, ${minute.done} results`;
+  byId("p50").textContent = ms(room ? minute.run_p50_ms : minute.p50_ms);
+  byId("p99").textContent = ms(room ? minute.run_p99_ms : minute.p99_ms);
   byId("done-p50").textContent = ms(minute.done_p50_ms);
   byId("done-p99").textContent = ms(minute.done_p99_ms);
 }
@@ -110,7 +119,12 @@ function receive(data) {
   offset = board.now - Date.now() / 1000;
   byId("title").textContent = board.title;
   document.body.dataset.tracing = board.tracing ? "on" : "off";
-  say(board.tracing ? "live" : "live · tracing is off (OTEL_SDK_DISABLED): Nginx's time, and the tasks from the workers' events", !board.tracing);
+  document.body.dataset.mode = board.mode;
+  if (board.mode === "room") {
+    say("live · the room: each task from its workers' events");
+    byId("empty").textContent = "No task yet: make room-send N=500";
+  }
+  else say(board.tracing ? "live" : "live · tracing is off (OTEL_SDK_DISABLED): Nginx's time, and the tasks from the workers' events", !board.tracing);
   drawSide();
   drawRows();
 }
