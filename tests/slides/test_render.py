@@ -9,8 +9,8 @@ import io
 
 import pytest
 
+from tests.support.browser import chromium
 from tests.support.services import require
-from workshop.probe import find_binary
 from workshop.settings import ROOT
 from workshop.tools import slides
 
@@ -32,16 +32,8 @@ OVERFLOWS = """() => [...document.querySelectorAll('svg[data-marpit-svg]')].map(
 @pytest.fixture(scope="module")
 def browser():
     require("chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=find_binary("chromium"), args=["--no-sandbox"]
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium() as browser:
+        yield browser
 
 
 def ink(png: bytes, footer: float = 0) -> float:

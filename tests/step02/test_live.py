@@ -23,8 +23,9 @@ import psutil
 import pytest
 
 from tests.step02.conftest import Stack02
+from tests.support.browser import chromium
 from tests.support.launched import launched
-from workshop.probe import find_binary, free_port
+from workshop.probe import free_port
 from workshop.settings import ROOT
 from workshop.tools import live as live_tool
 from workshop.tools.trace import Paths
@@ -84,16 +85,8 @@ def live(stack, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:  # one browser for the module: it takes seconds to start
-        browser = playwright.chromium.launch(
-            executable_path=find_binary("chromium"), args=["--no-sandbox"]
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium() as browser:  # one browser for the module: it takes seconds to start
+        yield browser
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from workshop.probe import find_binary
+from tests.support.browser import chromium
 from workshop.settings import ROOT
 
 pytestmark = pytest.mark.needs("rabbitmq", "redis", "chromium")
@@ -19,16 +19,8 @@ SHOTS = ROOT / "build" / "screenshots"
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:  # one browser for the module: it takes seconds to start
-        browser = playwright.chromium.launch(
-            executable_path=find_binary("chromium"), args=["--no-sandbox"]
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium() as browser:  # one browser for the module: it takes seconds to start
+        yield browser
 
 
 @pytest.fixture

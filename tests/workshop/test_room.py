@@ -21,10 +21,11 @@ import httpx
 import pytest
 from amqp.exceptions import AccessRefused, NotAllowed
 
+from tests.support.browser import chromium
 from tests.support.processes import Process
 from tests.support.services import SETTINGS
 from workshop.environment import env_with_venv
-from workshop.probe import find_binary, free_port
+from workshop.probe import free_port
 from workshop.settings import ROOT
 from workshop.tools.room import permissions
 from workshop.waiting import wait_until
@@ -169,53 +170,46 @@ def the_room_in_the_live_view(url: str) -> dict:
     """The page in Debian's Chromium, once it counts 200 tasks run: what each worker ran, which
     are gone, how many tasks were redelivered; a screenshot in build/screenshots/."""
     from playwright.sync_api import TimeoutError as PageTimeout
-    from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=find_binary("chromium"), args=["--no-sandbox"]
-        )
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 720})
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(url)
+        # Killed workers are gone two heartbeats (2 s each) after their last one.
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 720})
-            errors: list[str] = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.goto(url)
-            # Killed workers are gone two heartbeats (2 s each) after their last one.
-            try:
-                page.wait_for_function(
-                    """() => {
-                    const items = [...document.querySelectorAll('#workers li')];
-                    const ran = items.reduce((sum, li) => sum + Number(li.dataset.ran), 0);
-                    const gone = items.filter((li) => li.dataset.state === 'gone').length;
-                    return items.length === 5 && ran === 200 && gone === 2;
-                }""",
-                    timeout=30_000,
-                )
-            except PageTimeout:
-                board = httpx.get(f"{url}/board.json", timeout=5).json()
-                pytest.fail(f"the page never showed the whole room; its board: {board}")
-            SHOTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SHOTS / "live-room.png"))
-            shown = page.evaluate(
+            page.wait_for_function(
                 """() => {
-                    const items = [...document.querySelectorAll('#workers li')];
-                    return {
-                        ran: Object.fromEntries(items.map((li) => [
-                            li.dataset.name.split('@')[0], Number(li.dataset.ran)])),
-                        gone: items.filter((li) => li.dataset.state === 'gone')
-                            .map((li) => li.dataset.name.split('@')[0]).sort(),
-                        redelivered: Number(document.getElementById('again').textContent),
-                        mode: document.body.dataset.mode,
-                        scrolls: document.documentElement.scrollHeight > innerHeight
-                            || document.documentElement.scrollWidth > innerWidth,
-                    };
-                }"""
+                const items = [...document.querySelectorAll('#workers li')];
+                const ran = items.reduce((sum, li) => sum + Number(li.dataset.ran), 0);
+                const gone = items.filter((li) => li.dataset.state === 'gone').length;
+                return items.length === 5 && ran === 200 && gone === 2;
+            }""",
+                timeout=30_000,
             )
-            assert errors == [], errors
-            assert shown["mode"] == "room" and not shown["scrolls"], shown
-            return shown
-        finally:
-            browser.close()
+        except PageTimeout:
+            board = httpx.get(f"{url}/board.json", timeout=5).json()
+            pytest.fail(f"the page never showed the whole room; its board: {board}")
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "live-room.png"))
+        shown = page.evaluate(
+            """() => {
+                const items = [...document.querySelectorAll('#workers li')];
+                return {
+                    ran: Object.fromEntries(items.map((li) => [
+                        li.dataset.name.split('@')[0], Number(li.dataset.ran)])),
+                    gone: items.filter((li) => li.dataset.state === 'gone')
+                        .map((li) => li.dataset.name.split('@')[0]).sort(),
+                    redelivered: Number(document.getElementById('again').textContent),
+                    mode: document.body.dataset.mode,
+                    scrolls: document.documentElement.scrollHeight > innerHeight
+                        || document.documentElement.scrollWidth > innerWidth,
+                };
+            }"""
+        )
+        assert errors == [], errors
+        assert shown["mode"] == "room" and not shown["scrolls"], shown
+        return shown
 
 
 def refused(action, error=AccessRefused) -> str:
