@@ -461,3 +461,35 @@ def test_a_pool_process_killed_gives_the_task_back_and_its_worker_lives(monkeypa
     workers = {w["name"]: w for w in board.snapshot()["workers"]}
     assert workers["w1@here"]["gone_pids"] == [] and workers["w1@here"]["state"] == "up"
     assert workers["w1@here"]["running"] == ["t"]
+
+
+@pytest.mark.needs("rabbitmq")
+def test_the_ready_count_is_rabbitmqs_of_this_instant():
+    """The queue box's ready count comes from a passive queue.declare, not from the management
+    API's statistics (refreshed every 5 s): three messages published are three ready at once,
+    a message delivered and not acknowledged leaves them, and a queue not declared yet is 0."""
+    import uuid
+
+    from kombu import Connection, Exchange, Queue
+
+    from workshop.settings import Settings
+
+    name = f"test-live-{uuid.uuid4().hex[:8]}"
+    readers = live_tool.Readers(live_tool.Board(None, None), None, (), None, name)
+    lagging = {"known": True, "ready": 0, "unacked": 7, "consumers": 0}
+    with Connection(Settings().celery_broker_url, connect_timeout=5) as connection:
+        assert live_tool.declared_now(connection, name) is None
+        assert readers.exact(connection, lagging)["ready"] == 0
+        queue = Queue(name, Exchange(""), routing_key=name, auto_delete=True)
+        with connection.Producer() as producer:
+            for n in range(3):
+                producer.publish({"n": n}, routing_key=name, declare=[queue])
+        assert live_tool.declared_now(connection, name) == (3, 0)
+        channel = connection.channel()
+        held = queue(channel).get(no_ack=False)  # delivered, not acknowledged
+        assert held is not None
+        figures = readers.exact(connection, lagging)
+        assert figures == {"known": True, "ready": 2, "unacked": 7, "consumers": 0, "exact": True}
+        held.ack()
+        queue(channel).delete()
+        channel.close()

@@ -2,15 +2,17 @@
 
 One page (workshop/templates/live/), pushed to with Server-Sent Events: each request to the
 task API as a row of bars, one per hop (Nginx, Gunicorn/Flask, publish, queue wait, worker,
-result write); beside it the queue (RabbitMQ's management API), each worker and what it runs
-now (Celery's events: step 2's workers run with -E), and the last minute's rate and p50/p99.
+result write); beside it the queue, each worker and what it runs now (Celery's events: step 2's
+workers run with -E), and the last minute's rate and p50/p99.
 
 Where the figures come from, all read incrementally (nothing is read twice):
 - Nginx's access log and the spans file (.run/step02/): tailed from where they ended when the
   view started; a finished request's bars are `make trace`'s segments (trace.join);
 - Celery's events, received in a thread: a task received, started, done; a task received a
   second time is a redelivered one (its first worker died before acknowledging it);
-- RabbitMQ's management API, once a second at most.
+- the queue, once a second: its ready messages and consumers from a passive declare over AMQP
+  (exact at that instant), its unacknowledged ones from RabbitMQ's management API (which
+  RabbitMQ refreshes every 5 s: `collect_statistics_interval`).
 
     python -m workshop live            # then open http://localhost:8870
 
@@ -49,7 +51,7 @@ READ_AT_MOST = 4 * 1024 * 1024  # bytes read from a file per look: a burst is re
 MINUTE = 60.0
 EVERY = 0.25  # seconds between two looks at the files, and between two pushes
 NO_SPANS_AFTER = 3.0  # seconds after Nginx's answer: a request without spans is untraced
-QUEUE_EVERY = 1.0  # seconds between two questions to RabbitMQ's management API
+QUEUE_EVERY = 1.0  # seconds between two questions about the queue
 TASK_API = "/api/process_data"
 
 # make trace's segments (trace.py) → the view's hops, in their order.
@@ -585,25 +587,69 @@ def queue_figures(client: httpx.Client, url: str, auth: tuple) -> dict:
     }
 
 
+def declared_now(connection, queue: str) -> tuple[int, int] | None:
+    """(ready messages, consumers) of the queue at this instant: AMQP's passive queue.declare,
+    which RabbitMQ answers from the queue itself. None when the queue does not exist yet."""
+    from amqp.exceptions import NotFound
+
+    channel = connection.channel()
+    try:
+        _, ready, consumers = channel.queue_declare(queue=queue, passive=True)
+        return ready, consumers
+    except NotFound:  # declared by the first worker that consumes it; the channel is closed
+        return None
+    finally:
+        with contextlib.suppress(Exception):
+            channel.close()
+
+
 class Readers(threading.Thread):
     """The files every EVERY seconds, the queue every QUEUE_EVERY seconds."""
 
-    def __init__(self, board: Board, queue_url: str | None, auth: tuple):
+    def __init__(
+        self, board: Board, queue_url: str | None, auth: tuple, broker: str | None, queue: str
+    ):
         super().__init__(name="live-readers", daemon=True)
         self.board, self.queue_url, self.auth = board, queue_url, auth
+        self.broker, self.queue = broker, queue
         self.stopping = threading.Event()
 
     def run(self) -> None:
+        from kombu import Connection
+
         asked = 0.0
+        connection = Connection(self.broker, connect_timeout=2) if self.broker else None
         with httpx.Client(timeout=2) as client:
             while not self.stopping.is_set():
                 self.board.read_files()
                 if self.queue_url and time.monotonic() - asked > QUEUE_EVERY:
                     asked = time.monotonic()
                     figures = queue_figures(client, self.queue_url, self.auth)
+                    if connection is not None:
+                        figures = self.exact(connection, figures)
                     with self.board.lock:
                         self.board.queue = figures
                 self.stopping.wait(EVERY)
+        if connection is not None:
+            connection.release()
+
+    def exact(self, connection, figures: dict) -> dict:
+        """The management API's figures with the ready count and consumers of this instant."""
+        try:
+            now = declared_now(connection, self.queue)
+        except Exception:  # noqa: BLE001  the broker went away: the API's figures, or why not
+            with contextlib.suppress(Exception):
+                connection.close()  # reconnected at the next question
+            return {**figures, "exact": False}
+        ready, consumers = now or (0, 0)
+        unacked = figures.get("unacked", 0) if figures.get("known") else None
+        return {
+            "known": True,
+            "ready": ready,
+            "unacked": unacked,
+            "consumers": consumers,
+            "exact": True,
+        }
 
     def stop(self) -> None:
         self.stopping.set()
@@ -687,9 +733,8 @@ def live(env: StepEnvironment, port: int, console: Console) -> int:
     if not os.access(paths.access_log.parent, os.R_OK):
         console.print(f"  waiting for {paths.access_log}")
     title = f"{step.name} on :{front}"
-    return serve(
-        board, title, port, broker if scheme(broker) == "amqp" else None, queue_url, auth, console
-    )
+    amqp = broker if scheme(broker) == "amqp" else None
+    return serve(board, title, port, amqp, env.queue, queue_url, auth, console)
 
 
 def live_room(settings: Settings, port: int, console: Console) -> int:
@@ -710,7 +755,8 @@ def live_room(settings: Settings, port: int, console: Console) -> int:
         f"[bold]The live view of the room {room.name!r}[/]: http://localhost:{port}  "
         "(its workers as they join; Ctrl-C stops it)"
     )
-    return serve(Board(None, None), f"the room {room.name}", port, broker, queue_url, auth, console)
+    title = f"the room {room.name}"
+    return serve(Board(None, None), title, port, broker, room.queue, queue_url, auth, console)
 
 
 def port_taken(port: int, console: Console) -> int:
@@ -725,6 +771,7 @@ def serve(
     title: str,
     port: int,
     broker: str | None,
+    queue: str,
     queue_url: str | None,
     auth: tuple,
     console: Console,
@@ -733,7 +780,7 @@ def serve(
     import uvicorn
 
     stopping = threading.Event()
-    readers = Readers(board, queue_url, auth)
+    readers = Readers(board, queue_url, auth, broker, queue)
     events = Events(broker, board) if broker else None
     config = uvicorn.Config(
         make_app(board, title, stopping), host="127.0.0.1", port=port, log_level="warning"

@@ -82,10 +82,11 @@ function drawRows() {
 function drawSide() {
   const queue = board.queue;
   byId("ready").textContent = queue.known ? queue.ready : "?";
-  byId("unacked").textContent = queue.known ? queue.unacked : "?";
-  byId("queue-note").textContent = queue.known
-    ? `${queue.consumers} consumers · RabbitMQ's management API (its figures lag up to 5 s)`
-    : queue.why || "no figures";
+  byId("unacked").textContent = queue.known && queue.unacked !== null ? queue.unacked : "?";
+  // Ready: asked over AMQP, exact each second. Unacked: the management API's, up to 5 s old.
+  byId("queue-note").textContent = !queue.known ? queue.why || "no figures"
+    : queue.exact ? `${queue.consumers} consumers · unacked from the management API (up to 5 s old)`
+    : `${queue.consumers} consumers · RabbitMQ's management API (its figures lag up to 5 s)`;
   const room = board.mode === "room";
   byId("again").textContent = board.redelivered;
   const workers = byId("workers");
