@@ -18,9 +18,11 @@ FORCE  ?=
 N      ?= 500
 C      ?= 20
 TARGET ?=
-# The room as a cluster: `make join ROOM=amqp://... NAME=alice`, `make room-send N=500 SECONDS=0.5`.
+# The room as a cluster: `make join ROOM=amqp://... NAME=alice [CONCURRENCY=4]`,
+# `make room-send N=500 SECONDS=0.5`.
 ROOM   ?=
 NAME   ?=
+CONCURRENCY ?=
 SECONDS ?= 0.5
 # The slides' Node packages (Marp CLI), installed by `npm ci` from slides/package-lock.json.
 NODE_STAMP := slides/node_modules/.installed
@@ -185,7 +187,7 @@ room: setup ## for instructors: RabbitMQ ready for the room as a cluster; prints
 
 join: setup ## for learners: your worker in the room: make join ROOM=amqp://... NAME=alice
 	@test -n "$(ROOM)" -a -n "$(NAME)" || { echo "Usage: make join ROOM=<the URL make room printed> NAME=<your name>"; exit 2; }
-	@$(BIN)/python -m workshop join '$(ROOM)' '$(NAME)'
+	@$(BIN)/python -m workshop join '$(ROOM)' '$(NAME)' $(if $(CONCURRENCY),--concurrency '$(CONCURRENCY)')
 
 room-send: setup ## for instructors: N tasks to the room (SECONDS each), then who ran them, lost
 	@$(BIN)/python -m workshop room-send -n $(N) --seconds $(SECONDS)

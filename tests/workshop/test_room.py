@@ -6,6 +6,7 @@ the load sent by `python -m workshop room-send`."""
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import signal
 import stat
@@ -18,6 +19,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 import amqp
 import httpx
+import psutil
 import pytest
 from amqp.exceptions import AccessRefused, NotAllowed
 
@@ -137,7 +139,8 @@ def test_five_learners_run_200_tasks_and_two_killed_lose_none(room, tmp_path):
                 30,
                 what=f"{name} taking one more",
             )
-            workers[name].kill()  # SIGKILL to the main process and its pool, at once
+            # SIGKILL to join, the worker's main process and its pool, at once (their group).
+            os.killpg(workers[name].pid, signal.SIGKILL)
         out, err = send.communicate(timeout=120)
         shown = the_room_in_the_live_view(f"http://127.0.0.1:{view_port}")
     finally:
@@ -328,3 +331,34 @@ def test_join_says_what_is_wrong_without_a_traceback(room):
         joined = room.workshop("join", url, "alice", timeout=30)
         assert joined.returncode == 1, joined.stdout + joined.stderr
         assert expected in joined.stdout and "Traceback" not in joined.stderr, joined
+
+
+@pytest.mark.timeout(120)
+def test_ctrl_c_on_join_leaves_the_room_cleanly(room, tmp_path):
+    """Ctrl-C in the learner's terminal (SIGINT to its whole process group, as a terminal
+    sends it) is a warm shutdown of the worker, and `make join` ends with 0: Celery's own exit
+    status after Ctrl-C (1) is not passed on as a failure. No worker process is left."""
+    log = tmp_path / "join.log"
+    with log.open("w") as out:
+        joined = subprocess.Popen(
+            [sys.executable, "-m", "workshop", "join", room.url(), "alice", "--concurrency=1"],
+            cwd=ROOT,
+            env=room.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # a process group of its own, as a terminal gives
+        )
+    try:
+        wait_until(lambda: " ready." in log.read_text(), 90, what="the worker ready")
+        tree = psutil.Process(joined.pid).children(recursive=True)
+        assert tree, "the worker runs as a child of join"
+        os.killpg(joined.pid, signal.SIGINT)
+        assert joined.wait(60) == 0, log.read_text()
+    finally:
+        if joined.poll() is None:
+            os.killpg(joined.pid, signal.SIGKILL)
+    text = log.read_text()
+    assert "Warm shutdown" in text and "alice left the room" in text, text
+    assert "Traceback" not in text, text
+    _, alive = psutil.wait_procs(tree, timeout=10)
+    assert not alive, alive

@@ -20,7 +20,9 @@ import json
 import os
 import re
 import secrets
+import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -363,10 +365,12 @@ def worker_environment(url: str, queue: str) -> dict[str, str]:
 
 
 def join_command(url: str, name: str, concurrency: int, console: Console) -> int:
-    """Check the room, then become the worker (exec: Ctrl-C reaches Celery itself, which
-    finishes the running tasks and stops)."""
+    """Check the room, then run the worker until it stops."""
     if not NAME.match(name):
         console.print(f"✗ NAME={name!r}: use lower-case letters, digits, - and _ (NAME=alice).")
+        return 2
+    if concurrency < 1:
+        console.print(f"✗ CONCURRENCY={concurrency}: at least 1 (a pool process per task).")
         return 2
     try:
         queue = preflight(url)
@@ -376,11 +380,53 @@ def join_command(url: str, name: str, concurrency: int, console: Console) -> int
     console.print(f"✓ joined the room {queue!r}: a worker named {name}@{socket.gethostname()}")
     console.print("  Ctrl-C stops it (the running tasks finish first; twice: at once).")
     sys.stdout.flush()
-    os.chdir(ROOT)
-    command = worker_command(name, concurrency)
-    # The worker takes this process's place: nothing of the workshop stays between the terminal
-    # and Celery (a fixed argument list, no shell).
-    os.execve(command[0], command, worker_environment(url, queue))  # noqa: S606
+    code, interrupted = run_worker(
+        worker_command(name, concurrency), worker_environment(url, queue)
+    )
+    if interrupted and code in (0, 1):
+        # Celery 5.7 ends a Ctrl-C's shutdown, warm or cold, with exit status 1 (EX_FAILURE in
+        # celery/apps/worker.py): here it is the way a learner leaves the room, not a failure.
+        console.print(f"✓ {name} left the room.")
+        return 0
+    return code if code >= 0 else 128 - code
+
+
+def run_worker(command: list[str], environment: dict[str, str]) -> tuple[int, bool]:
+    """The worker as a child of this process, in the terminal's process group: Ctrl-C reaches
+    it from the terminal (the first, a warm shutdown; the second, a cold one) and this process
+    only notes it; SIGTERM or SIGHUP sent to this process is passed on as SIGTERM (a warm
+    shutdown). Returns the worker's exit status and whether Ctrl-C was pressed."""
+    interrupted, terminated, child = [], [], []
+
+    def noted(signum, frame):
+        interrupted.append(signum)
+
+    def passed_on(signum, frame):
+        terminated.append(signum)
+        if child:
+            with suppress(ProcessLookupError):
+                child[0].terminate()
+
+    previous = {
+        sig: signal.signal(sig, handler)
+        for sig, handler in (
+            (signal.SIGINT, noted),
+            (signal.SIGTERM, passed_on),
+            (signal.SIGHUP, passed_on),
+        )
+    }
+    try:
+        if interrupted or terminated:  # before the worker started: it does not start
+            return 0, bool(interrupted)
+        # A fixed argument list, no shell. The handlers above are this process's own: the
+        # worker starts with the default ones and installs Celery's.
+        child.append(subprocess.Popen(command, cwd=ROOT, env=environment))  # noqa: S603
+        if terminated:
+            child[0].terminate()
+        return child[0].wait(), bool(interrupted)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 # --- the instructor's load, and what became of it ---------------------------------------------
