@@ -5,6 +5,7 @@ the load sent by `python -m workshop room-send`."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -90,6 +91,14 @@ def room(tmp_path) -> Iterator[LearnersRoom]:
         httpx.delete(f"{API}/users/{name}", auth=ADMIN, timeout=10)
 
 
+def lid_closed(learner: Process) -> None:
+    """SIGKILL to join, its worker and the worker's pool processes, in the same instant."""
+    top = psutil.Process(learner.pid)
+    for process in (*top.children(recursive=True), top):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+
+
 @pytest.mark.timeout(240)
 @pytest.mark.needs("chromium")
 def test_five_learners_run_200_tasks_and_two_killed_lose_none(room, tmp_path):
@@ -139,8 +148,7 @@ def test_five_learners_run_200_tasks_and_two_killed_lose_none(room, tmp_path):
                 30,
                 what=f"{name} taking one more",
             )
-            # SIGKILL to join, the worker's main process and its pool, at once (their group).
-            os.killpg(workers[name].pid, signal.SIGKILL)
+            lid_closed(workers[name])
         out, err = send.communicate(timeout=120)
         shown = the_room_in_the_live_view(f"http://127.0.0.1:{view_port}")
     finally:
@@ -335,9 +343,11 @@ def test_join_says_what_is_wrong_without_a_traceback(room):
 
 @pytest.mark.timeout(120)
 def test_ctrl_c_on_join_leaves_the_room_cleanly(room, tmp_path):
-    """Ctrl-C in the learner's terminal (SIGINT to its whole process group, as a terminal
-    sends it) is a warm shutdown of the worker, and `make join` ends with 0: Celery's own exit
-    status after Ctrl-C (1) is not passed on as a failure. No worker process is left."""
+    """Ctrl-C in the learner's terminal (SIGINT to join's process group, as a terminal sends
+    it; the worker has a group of its own and gets it from join, once) is a warm shutdown: the
+    task it runs finishes (a second SIGINT would be a cold one, and lose it). `make join` ends
+    with 0: Celery's own exit status after Ctrl-C (1) is not passed on as a failure. No worker
+    process is left."""
     log = tmp_path / "join.log"
     with log.open("w") as out:
         joined = subprocess.Popen(
@@ -348,17 +358,37 @@ def test_ctrl_c_on_join_leaves_the_room_cleanly(room, tmp_path):
             stderr=subprocess.STDOUT,
             start_new_session=True,  # a process group of its own, as a terminal gives
         )
+    send, tree = None, []
     try:
         wait_until(lambda: " ready." in log.read_text(), 90, what="the worker ready")
         tree = psutil.Process(joined.pid).children(recursive=True)
         assert tree, "the worker runs as a child of join"
+        send = subprocess.Popen(
+            [sys.executable, "-m", "workshop", "room-send", "-n", "1", "--seconds", "3"]
+            + ["--timeout", "60", "--json"],
+            cwd=ROOT,
+            env=room.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        wait_until(lambda: "] received" in log.read_text(), 30, what="alice running the task")
         os.killpg(joined.pid, signal.SIGINT)
         assert joined.wait(60) == 0, log.read_text()
+        out, err = send.communicate(timeout=60)
     finally:
         if joined.poll() is None:
             os.killpg(joined.pid, signal.SIGKILL)
+        for process in tree:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
+        if send is not None and send.poll() is None:
+            send.kill()
     text = log.read_text()
     assert "Warm shutdown" in text and "alice left the room" in text, text
     assert "Traceback" not in text, text
+    assert send.returncode == 0, out + err
+    outcome = json.loads(out)
+    assert (outcome["finished"], outcome["lost"]) == (1, 0), outcome
     _, alive = psutil.wait_procs(tree, timeout=10)
     assert not alive, alive

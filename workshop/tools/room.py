@@ -392,36 +392,31 @@ def join_command(url: str, name: str, concurrency: int, console: Console) -> int
 
 
 def run_worker(command: list[str], environment: dict[str, str]) -> tuple[int, bool]:
-    """The worker as a child of this process, in the terminal's process group: Ctrl-C reaches
-    it from the terminal (the first, a warm shutdown; the second, a cold one) and this process
-    only notes it; SIGTERM or SIGHUP sent to this process is passed on as SIGTERM (a warm
-    shutdown). Returns the worker's exit status and whether Ctrl-C was pressed."""
+    """The worker as a child of this process, in a process group of its own: each Ctrl-C
+    (SIGINT) reaches it once, passed on by this process (the first, Celery's warm shutdown; the
+    second, a cold one), whether it came from the terminal or from `kill -INT`; SIGTERM or
+    SIGHUP (the terminal closed) is passed on as SIGTERM, a warm shutdown. Returns the worker's
+    exit status and whether Ctrl-C was pressed."""
     interrupted, terminated, child = [], [], []
 
-    def noted(signum, frame):
-        interrupted.append(signum)
-
     def passed_on(signum, frame):
-        terminated.append(signum)
+        (interrupted if signum == signal.SIGINT else terminated).append(signum)
         if child:
             with suppress(ProcessLookupError):
-                child[0].terminate()
+                child[0].send_signal(signal.SIGINT if signum == signal.SIGINT else signal.SIGTERM)
 
     previous = {
-        sig: signal.signal(sig, handler)
-        for sig, handler in (
-            (signal.SIGINT, noted),
-            (signal.SIGTERM, passed_on),
-            (signal.SIGHUP, passed_on),
-        )
+        sig: signal.signal(sig, passed_on) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     }
     try:
         if interrupted or terminated:  # before the worker started: it does not start
             return 0, bool(interrupted)
         # A fixed argument list, no shell. The handlers above are this process's own: the
         # worker starts with the default ones and installs Celery's.
-        child.append(subprocess.Popen(command, cwd=ROOT, env=environment))  # noqa: S603
-        if terminated:
+        child.append(
+            subprocess.Popen(command, cwd=ROOT, env=environment, process_group=0)  # noqa: S603
+        )
+        if interrupted or terminated:
             child[0].terminate()
         return child[0].wait(), bool(interrupted)
     finally:
