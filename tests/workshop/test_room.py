@@ -60,6 +60,18 @@ class LearnersRoom:
             timeout=timeout,
         )
 
+    def send(self, count: int, seconds: float, timeout: float) -> subprocess.Popen:
+        """`room-send` in the background, its JSON outcome on stdout at the end."""
+        return subprocess.Popen(
+            [sys.executable, "-m", "workshop", "room-send", "-n", str(count)]
+            + ["--seconds", str(seconds), "--timeout", str(timeout), "--json"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
     @property
     def password(self) -> str:
         return json.loads((self.run_dir / "room" / "room.json").read_text())["password"]
@@ -126,15 +138,7 @@ def test_five_learners_run_200_tasks_and_two_killed_lose_none(room, tmp_path):
     try:
         for worker in workers.values():
             worker.wait_for_log(" ready.", timeout=90)
-        send = subprocess.Popen(
-            [sys.executable, "-m", "workshop", "room-send", "-n", "200", "--seconds", "0.3"]
-            + ["--timeout", "90", "--json"],
-            cwd=ROOT,
-            env=room.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        send = room.send(200, seconds=0.3, timeout=90)
         # Mid-run: alice and bob have each taken a few tasks; the lid closes on each as it
         # has just received a new one (0.3 s of work: it is running, its message unacked).
         for name in ("alice", "bob"):
@@ -363,15 +367,7 @@ def test_ctrl_c_on_join_leaves_the_room_cleanly(room, tmp_path):
         wait_until(lambda: " ready." in log.read_text(), 90, what="the worker ready")
         tree = psutil.Process(joined.pid).children(recursive=True)
         assert tree, "the worker runs as a child of join"
-        send = subprocess.Popen(
-            [sys.executable, "-m", "workshop", "room-send", "-n", "1", "--seconds", "3"]
-            + ["--timeout", "60", "--json"],
-            cwd=ROOT,
-            env=room.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        send = room.send(1, seconds=3, timeout=60)
         wait_until(lambda: "] received" in log.read_text(), 30, what="alice running the task")
         os.killpg(joined.pid, signal.SIGINT)
         assert joined.wait(60) == 0, log.read_text()
