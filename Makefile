@@ -215,8 +215,10 @@ $(NODE_STAMP): slides/package.json slides/package-lock.json
 	cd slides && PUPPETEER_SKIP_DOWNLOAD=true npm ci --ignore-scripts --no-audit --no-fund
 	@touch $(NODE_STAMP)
 
+# Three pytest processes on two cores: most of a test's time is spent waiting for the processes
+# it started (README, Tests).
 test: setup ## run the test suite (real services when present; `make services` to start them)
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 3 --dist loadgroup
 
 # What CI runs on the other Pythons it finds (.ci/run): every step's round trip (its check), the
 # notebooks, and what depends on the interpreter (colours, make doctor).

@@ -29,6 +29,28 @@ def pytest_runtest_setup(item):
 # The packages whose tests share one running step (a package-scoped `stack`): `make test` runs
 # each on one pytest process, so the step starts once, not once per process.
 SHARED_STACKS = ("step02", "step03", "step04")
+# The tests outside them that take tens of seconds each (`pytest --durations=60`, 2026-12-03):
+# collected first, so they run right after the shared stacks and the run ends on short tests on
+# both processes, not on one long test while the other process waits. Longest first; within a
+# group, the order stays as collected.
+LONG_FIRST = (
+    "tests/workshop/test_bench_run.py",
+    "tests/workshop/test_room.py",
+    "tests/notebooks/",
+    "tests/exercises/",
+    "tests/step01/test_processes.py",
+    "tests/repo/test_standalone.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item) -> int:
+        return next(
+            (n for n, start in enumerate(LONG_FIRST) if item.nodeid.startswith(start)),
+            len(LONG_FIRST),
+        )
+
+    items.sort(key=rank)
 
 
 def pytest_xdist_make_scheduler(config, log):
