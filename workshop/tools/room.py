@@ -191,14 +191,24 @@ def close(room: Room) -> None:
         api.call("DELETE", f"/users/{quote(room.name)}", ok=(200, 204, 404))
 
 
-def addresses() -> list[tuple[str, str]]:
-    """(interface, IPv4 address) of this machine, loopback left out."""
+SYS_NET = Path("/sys/class/net")
+
+
+def virtual(interface: str, sys_net: Path = SYS_NET) -> bool:
+    """On Linux, an interface with no device behind it (docker0, a bridge, a veth, a VPN's tun)
+    is this machine's own plumbing: its address is rarely one a learner's laptop can reach."""
+    return sys_net.is_dir() and not (sys_net / interface / "device").exists()
+
+
+def addresses(sys_net: Path = SYS_NET) -> list[tuple[str, str, bool]]:
+    """(interface, IPv4 address, virtual) of this machine, loopback left out, the interfaces
+    with a device (Ethernet, Wi-Fi) first."""
     found = []
     for interface, entries in sorted(psutil.net_if_addrs().items()):
         for entry in entries:
             if entry.family == socket.AF_INET and not entry.address.startswith("127."):
-                found.append((interface, entry.address))
-    return found
+                found.append((interface, entry.address, virtual(interface, sys_net)))
+    return sorted(found, key=lambda item: item[2])
 
 
 def listens(address: str, port: int) -> bool:
@@ -240,17 +250,18 @@ def room_command(console: Console, name: str = "room") -> int:
     if not found:
         console.print("  No network address besides loopback: join the room's network first.")
     console.print("\nLearners type (their own name instead of alice):\n")
-    for interface, address in found or [("lo", "127.0.0.1")]:
-        console.print(f"  make join ROOM={room.url(address)} NAME=alice   # {interface}")
+    for interface, address, other in found or [("lo", "127.0.0.1", False)]:
+        note = f"{interface}, virtual (containers, VMs or a VPN)" if other else interface
+        console.print(f"  make join ROOM={room.url(address)} NAME=alice   # {note}")
     console.print(
         f"\nOn the network: learners must reach this machine's TCP port {port} (RabbitMQ), "
         "nothing else. RabbitMQ's guest account works from this machine only; the room's "
         "user works from anywhere, in its virtual host only."
     )
-    closed = [address for _, address in found if not listens(address, port)]
+    closed = [f"{address}:{port}" for _, address, _ in found if not listens(address, port)]
     if closed:
         console.print(
-            f"[yellow]! RabbitMQ does not answer on {', '.join(closed)}:{port}: it listens on "
+            f"[yellow]! RabbitMQ does not answer on {', '.join(closed)}: it listens on "
             "loopback only. In /etc/rabbitmq/rabbitmq.conf: listeners.tcp.default = 5672 and no "
             "listeners.tcp line with 127.0.0.1, then restart RabbitMQ "
             "(step02_nginx_gunicorn/README.md, the room as a cluster).[/]"
