@@ -31,7 +31,7 @@ def pytest_runtest_setup(item):
 SHARED_STACKS = ("step02", "step03", "step04")
 # The tests outside them that take tens of seconds each (`pytest --durations=60`, 2026-12-03):
 # collected first, so they run right after the shared stacks and the run ends on short tests on
-# both processes, not on one long test while the other process waits. Longest first; within a
+# every process, not on one long test while the others wait. Longest first; within a
 # group, the order stays as collected.
 LONG_FIRST = (
     "tests/workshop/test_bench_run.py",

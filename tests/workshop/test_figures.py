@@ -1,10 +1,15 @@
-"""The pure parts of the tools: percentiles, what wrk's script writes, and the faults' tally."""
+"""The pure parts of the tools: percentiles, what wrk's script writes, the faults' tally, and
+the order of the room's addresses."""
 
+import socket
 from collections import Counter
+from types import SimpleNamespace
 
+import psutil
 import pytest
 
 from workshop.faults.core import Tally
+from workshop.tools import room as room_tool
 from workshop.tools.stress import percentiles, read_wrk_answers
 
 
@@ -67,3 +72,28 @@ def test_a_workflow_that_failed_has_ended_but_is_not_ok():
     failed.errors["b"] = "ChordError: Join error"
     assert failed.lost == [] and failed.finished == ["a", "c"]
     assert failed.recovery() == pytest.approx(2.0) and not failed.ok()
+
+
+def test_make_room_lists_the_addresses_with_a_device_first(tmp_path, monkeypatch):
+    """docker0 (no device behind it) must not be the first command an instructor reads out."""
+    for interface in ("docker0", "eth0", "wlan0"):
+        (tmp_path / interface).mkdir()
+    (tmp_path / "eth0" / "device").mkdir()
+    (tmp_path / "wlan0" / "device").mkdir()
+    table = {  # what psutil.net_if_addrs() gives, the two fields read
+        name: [SimpleNamespace(family=socket.AF_INET, address=address)]
+        for name, address in [
+            ("docker0", "172.17.0.1"),
+            ("eth0", "192.168.1.23"),
+            ("lo", "127.0.0.1"),
+            ("wlan0", "10.0.0.7"),
+        ]
+    }
+    monkeypatch.setattr(psutil, "net_if_addrs", lambda: table)
+    assert room_tool.addresses(tmp_path) == [
+        ("eth0", "192.168.1.23", False),
+        ("wlan0", "10.0.0.7", False),
+        ("docker0", "172.17.0.1", True),
+    ]
+    # Where there is no /sys (macOS), every interface counts as one with a device.
+    assert not room_tool.virtual("docker0", tmp_path / "absent")

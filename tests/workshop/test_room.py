@@ -10,14 +10,12 @@ import json
 import os
 import secrets
 import signal
-import socket
 import stat
 import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from urllib.parse import quote, unquote, urlsplit
 
 import amqp
@@ -32,7 +30,6 @@ from tests.support.services import SETTINGS
 from workshop.environment import env_with_venv
 from workshop.probe import free_port
 from workshop.settings import ROOT
-from workshop.tools import room as room_tool
 from workshop.tools.room import permissions
 from workshop.waiting import wait_until
 
@@ -391,28 +388,3 @@ def test_ctrl_c_on_join_leaves_the_room_cleanly(room, tmp_path):
     assert (outcome["finished"], outcome["lost"]) == (1, 0), outcome
     _, alive = psutil.wait_procs(tree, timeout=10)
     assert not alive, alive
-
-
-def test_make_room_lists_the_addresses_with_a_device_first(tmp_path, monkeypatch):
-    """docker0 (no device behind it) must not be the first command an instructor reads out."""
-    for interface in ("docker0", "eth0", "wlan0"):
-        (tmp_path / interface).mkdir()
-    (tmp_path / "eth0" / "device").mkdir()
-    (tmp_path / "wlan0" / "device").mkdir()
-    table = {  # what psutil.net_if_addrs() gives, the two fields read
-        name: [SimpleNamespace(family=socket.AF_INET, address=address)]
-        for name, address in [
-            ("docker0", "172.17.0.1"),
-            ("eth0", "192.168.1.23"),
-            ("lo", "127.0.0.1"),
-            ("wlan0", "10.0.0.7"),
-        ]
-    }
-    monkeypatch.setattr(psutil, "net_if_addrs", lambda: table)
-    assert room_tool.addresses(tmp_path) == [
-        ("eth0", "192.168.1.23", False),
-        ("wlan0", "10.0.0.7", False),
-        ("docker0", "172.17.0.1", True),
-    ]
-    # Where there is no /sys (macOS), every interface counts as one with a device.
-    assert not room_tool.virtual("docker0", tmp_path / "absent")
